@@ -1,0 +1,56 @@
+"""`python -m pipeline <verb> ...`: one stage per verb.
+
+Each verb lives in its own module with ``add_arguments(parser)`` and ``run(args) -> int``; only the
+chosen verb's module is imported, so `boards` or `ir show` do not pay for importing torch.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from .errors import PipelineError
+
+# verb -> (module, one-line help)
+VERBS: dict[str, tuple[str, str]] = {
+    "boards": ("pipeline.boards", "list the supported boards"),
+    "data": ("pipeline.data", "prepare and cache a dataset"),
+    "train": ("pipeline.train", "train the binarized network (teacher, KD, block pruning)"),
+    "lower": ("pipeline.lower", "checkpoint -> integer IR (model.ir.json + .npz)"),
+    "ir": ("pipeline.ir_cli", "inspect an IR file (`ir show`)"),
+    "export": ("pipeline.export", "IR -> ONNX and TFLite (LCE), each checked against the oracle"),
+    "render": ("pipeline.render", "IR + board -> C firmware sources"),
+    "build": ("pipeline.build", "compile rendered firmware for a board, check size budget"),
+    "emulate": ("pipeline.emulate", "run firmware under QEMU and check it against the oracle"),
+    "report": ("pipeline.report", "write report.json / report.md / plots"),
+    "deploy": ("pipeline.deploy", "run every stage for a board, skipping up-to-date ones"),
+}
+
+
+def _top_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m pipeline",
+        description="Fully-binarized GLT networks: training -> IR -> ONNX/TFLite -> Cortex-M firmware",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="verbs:\n" + "\n".join(f"  {v:<9} {h}" for v, (_, h) in VERBS.items()),
+    )
+    p.add_argument("verb", choices=list(VERBS), metavar="verb")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in VERBS:
+        _top_parser().parse_args(argv[:1] or ["--help"])
+        return 2
+    verb, rest = argv[0], argv[1:]
+    module_name, help_text = VERBS[verb]
+    module = importlib.import_module(module_name)
+    parser = argparse.ArgumentParser(prog=f"python -m pipeline {verb}", description=help_text)
+    module.add_arguments(parser)
+    args = parser.parse_args(rest)
+    try:
+        return int(module.run(args) or 0)
+    except PipelineError as exc:
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2

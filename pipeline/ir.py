@@ -1,0 +1,511 @@
+"""The integer IR: the one contract between training and everything downstream.
+
+A model is a tuple of layers: one :class:`Thermometer` first, then :class:`BConv2d`,
+:class:`BMaxPool2d` and :class:`BDense` layers; the last layer is an output :class:`BDense`
+(int32 logits). Every array is an integer. Bit conventions are those of :mod:`pipeline.bits`.
+
+Layouts (H, W, C = spatial size and channels of a layer's *input*):
+
+* activations between layers: ``uint32[H, W, words_per_pixel(C, G)]`` where G is the
+  *packing groups* of the tensor: the ``in_pack_groups`` of the layer that reads it (a
+  ``BConv2d`` reads with ``G = groups``; ``BMaxPool2d`` keeps its input packing; ``BDense``
+  reads any packing, its weights use the same one).
+* ``Thermometer``: uint8 HWC image in; output channel ``c*M + k`` is +1 when
+  ``pixel >= thresholds[c, k]`` (mode ``thresholds``), or, in mode ``base2``, when bit
+  ``7 - k`` of the pixel code is set (the ADC's own binary code, most significant plane first).
+* ``BConv2d``: ``weights uint32[Cout, kh, kw, words_per_group(Cin/G)]``; output channel o reads
+  input group ``o // (Cout/G)``; spatial padding is **one-padding** (padded taps are +1).
+  ``dot = K - 2*popcount(x XOR w)``, ``K = kh*kw*Cin/G``; output is +1 when
+  ``(dot >= threshold[o]) != flip[o]``.
+* ``BMaxPool2d``: max of +-1 values = AND of bits; no padding; floor output size.
+* ``BDense``: ``weights uint32[N, H*W*words_per_pixel(C, in_pack_groups)]`` (the packed input
+  flattened as it lies in memory), ``K = H*W*C``. Hidden: thresholds + flip, as ``BConv2d``,
+  output shape (1, 1, N). Output: ``logits = dot*mult + bias`` (int32); class = argmax, ties to
+  the lowest index.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union
+
+import numpy as np
+
+from . import bits as B
+from .errors import PipelineError
+
+FORMAT_NAME = "glt-bnn-ir"
+FORMAT_VERSION = 1
+BIT_BUDGET_DEFAULT = 1_000_000
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+
+
+class IRError(PipelineError, ValueError):
+    """Base class of every IR error."""
+
+
+class FormatVersionError(IRError):
+    """The file is not an IR of a version this code reads."""
+
+
+class ShapeError(IRError):
+    """Shapes or parameters of layers are inconsistent."""
+
+
+class UnsortedThresholdsError(IRError):
+    """Thermometer thresholds of a channel are not strictly increasing."""
+
+
+class ThresholdRangeError(IRError):
+    """A threshold lies outside its meaningful range."""
+
+
+class PaddingBitsError(IRError):
+    """A packed array has a non-zero padding bit."""
+
+
+class HashMismatchError(IRError):
+    """The arrays on disk do not match the sha256 recorded in the JSON."""
+
+
+def _as_int_array(value: Any, dtype: Any) -> np.ndarray:
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "iub":
+        raise IRError(f"IR arrays must be integer, got dtype {arr.dtype}")
+    out = arr.astype(dtype)
+    if not np.array_equal(out.astype(np.int64), arr.astype(np.int64)):
+        raise ThresholdRangeError(f"values do not fit {np.dtype(dtype).name}")
+    out.setflags(write=False)
+    return out
+
+
+def _tuple3(v: Any) -> tuple[int, int, int]:
+    t = tuple(int(x) for x in v)
+    if len(t) != 3 or min(t) <= 0:
+        raise ShapeError(f"shape must be three positive ints (H, W, C), got {v}")
+    return t  # type: ignore[return-value]
+
+
+@dataclass(frozen=True, eq=False)
+class Thermometer:
+    name: str
+    in_shape: tuple[int, int, int]
+    planes: int
+    mode: str  # "thresholds" | "base2"
+    thresholds: np.ndarray  # int32[C, M]; empty (C, 0) in base2 mode
+    encoding: str = "glt"  # provenance: glt | uniform | base2
+    kind = "thermometer"
+    ARRAYS = ("thresholds",)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "in_shape", _tuple3(self.in_shape))
+        object.__setattr__(self, "thresholds", _as_int_array(self.thresholds, np.int32))
+
+    @property
+    def out_shape(self) -> tuple[int, int, int]:
+        h, w, c = self.in_shape
+        return (h, w, c * self.planes)
+
+
+@dataclass(frozen=True, eq=False)
+class BConv2d:
+    name: str
+    in_shape: tuple[int, int, int]
+    out_channels: int
+    kernel: tuple[int, int]
+    stride: int
+    padding: int
+    groups: int
+    weights: np.ndarray  # uint32[Cout, kh, kw, Wg]
+    threshold: np.ndarray  # int32[Cout]
+    flip: np.ndarray  # uint8[Cout]
+    kind = "bconv2d"
+    ARRAYS = ("weights", "threshold", "flip")
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "in_shape", _tuple3(self.in_shape))
+        object.__setattr__(self, "kernel", tuple(int(k) for k in self.kernel))
+        object.__setattr__(self, "weights", _as_int_array(self.weights, np.uint32))
+        object.__setattr__(self, "threshold", _as_int_array(self.threshold, np.int32))
+        object.__setattr__(self, "flip", _as_int_array(self.flip, np.uint8))
+
+    @property
+    def in_pack_groups(self) -> int:
+        return self.groups
+
+    @property
+    def k(self) -> int:
+        return self.kernel[0] * self.kernel[1] * (self.in_shape[2] // self.groups)
+
+    @property
+    def out_shape(self) -> tuple[int, int, int]:
+        h, w, _ = self.in_shape
+        kh, kw = self.kernel
+        return ((h + 2 * self.padding - kh) // self.stride + 1,
+                (w + 2 * self.padding - kw) // self.stride + 1, self.out_channels)
+
+    @property
+    def macs(self) -> int:
+        oh, ow, oc = self.out_shape
+        return oh * ow * oc * self.k
+
+
+@dataclass(frozen=True, eq=False)
+class BMaxPool2d:
+    name: str
+    in_shape: tuple[int, int, int]
+    kernel: int
+    stride: int
+    in_pack_groups: int = 1
+    kind = "bmaxpool2d"
+    ARRAYS = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "in_shape", _tuple3(self.in_shape))
+
+    @property
+    def out_shape(self) -> tuple[int, int, int]:
+        h, w, c = self.in_shape
+        return ((h - self.kernel) // self.stride + 1, (w - self.kernel) // self.stride + 1, c)
+
+    @property
+    def macs(self) -> int:
+        return 0
+
+
+@dataclass(frozen=True, eq=False)
+class BDense:
+    name: str
+    in_shape: tuple[int, int, int]
+    out_features: int
+    weights: np.ndarray  # uint32[N, H*W*words_per_pixel(C, in_pack_groups)]
+    output: bool  # True: int32 logits (mult, bias); False: thresholds (threshold, flip)
+    in_pack_groups: int = 1
+    threshold: np.ndarray | None = None  # int32[N] (hidden)
+    flip: np.ndarray | None = None  # uint8[N] (hidden)
+    mult: np.ndarray | None = None  # int32[N] (output)
+    bias: np.ndarray | None = None  # int32[N] (output)
+    kind = "bdense"
+    ARRAYS = ("weights", "threshold", "flip", "mult", "bias")
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "in_shape", _tuple3(self.in_shape))
+        object.__setattr__(self, "weights", _as_int_array(self.weights, np.uint32))
+        for name, dtype in (("threshold", np.int32), ("flip", np.uint8),
+                            ("mult", np.int32), ("bias", np.int32)):
+            v = getattr(self, name)
+            if v is not None:
+                object.__setattr__(self, name, _as_int_array(v, dtype))
+
+    @property
+    def k(self) -> int:
+        h, w, c = self.in_shape
+        return h * w * c
+
+    @property
+    def out_shape(self) -> tuple[int, int, int]:
+        return (1, 1, self.out_features)
+
+    @property
+    def macs(self) -> int:
+        return self.k * self.out_features
+
+
+Layer = Union[Thermometer, BConv2d, BMaxPool2d, BDense]
+LAYER_TYPES: dict[str, type] = {t.kind: t for t in (Thermometer, BConv2d, BMaxPool2d, BDense)}
+
+
+def layer_bits(layer: Layer) -> dict[str, int]:
+    """Storage the layer needs, in bits: binary weights (real ones, not padding) and parameters.
+
+    Parameters count at the width the firmware stores them: int32 thresholds, mult and bias,
+    one bit per flip flag, 8 bits per thermometer threshold (a pixel code)."""
+    if isinstance(layer, Thermometer):
+        return {"weights": 0, "params": 8 * int(layer.thresholds.size)}
+    if isinstance(layer, BMaxPool2d):
+        return {"weights": 0, "params": 0}
+    if isinstance(layer, BConv2d):
+        wbits = layer.out_channels * layer.k
+        return {"weights": wbits, "params": 33 * layer.out_channels}
+    if isinstance(layer, BDense):
+        per_out = 64 if layer.output else 33
+        return {"weights": layer.out_features * layer.k, "params": per_out * layer.out_features}
+    raise IRError(f"unknown layer {layer!r}")
+
+
+@dataclass(frozen=True, eq=False)
+class Model:
+    layers: tuple[Layer, ...]
+    metadata: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "layers", tuple(self.layers))
+
+    # --- structure -------------------------------------------------------------------------
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return self.layers[0].in_shape
+
+    @property
+    def num_classes(self) -> int:
+        return self.layers[-1].out_features
+
+    def out_pack_groups(self, index: int) -> int:
+        """Packing groups of the output tensor of layer ``index`` (= what the next layer reads)."""
+        if index + 1 < len(self.layers):
+            return self.layers[index + 1].in_pack_groups
+        return 1
+
+    def bits(self) -> int:
+        return sum(sum(layer_bits(layer).values()) for layer in self.layers)
+
+    # --- validation ------------------------------------------------------------------------
+    def validate(self) -> "Model":
+        """Check the whole IR; raise a named :class:`IRError` subclass on the first problem."""
+        if not self.layers:
+            raise ShapeError("the IR has no layers")
+        if not isinstance(self.layers[0], Thermometer):
+            raise ShapeError("the first layer must be a thermometer")
+        last = self.layers[-1]
+        if not (isinstance(last, BDense) and last.output):
+            raise ShapeError("the last layer must be an output bdense (int32 logits)")
+        names = [layer.name for layer in self.layers]
+        if len(set(names)) != len(names):
+            raise ShapeError(f"layer names must be unique: {names}")
+        for i, layer in enumerate(self.layers):
+            if i > 0:
+                prev = self.layers[i - 1]
+                if isinstance(layer, Thermometer):
+                    raise ShapeError(f"{layer.name}: a thermometer may only be the first layer")
+                if isinstance(prev, BDense) and prev.output:
+                    raise ShapeError(f"{prev.name}: an output bdense must be the last layer")
+                if tuple(layer.in_shape) != tuple(prev.out_shape):
+                    raise ShapeError(f"{layer.name}: input shape {layer.in_shape} does not match "
+                                     f"the output {prev.out_shape} of {prev.name}")
+            _validate_layer(layer, self.out_pack_groups(i))
+        return self
+
+    # --- hashing and files -----------------------------------------------------------------
+    def arrays(self) -> dict[str, np.ndarray]:
+        out = {}
+        for layer in self.layers:
+            for name in layer.ARRAYS:
+                v = getattr(layer, name)
+                if v is not None:
+                    out[f"{layer.name}/{name}"] = v
+        return out
+
+    def sha256(self) -> str:
+        """Hash of the arrays and structure (independent of file timestamps)."""
+        h = hashlib.sha256()
+        h.update(json.dumps(self._structure(), sort_keys=True).encode())
+        for key, arr in sorted(self.arrays().items()):
+            h.update(key.encode())
+            h.update(str(arr.dtype).encode())
+            h.update(str(arr.shape).encode())
+            h.update(np.ascontiguousarray(arr).tobytes())
+        return h.hexdigest()
+
+    def _structure(self) -> list[dict]:
+        out = []
+        for layer in self.layers:
+            d = {"kind": layer.kind}
+            for f in dataclasses.fields(layer):
+                if f.name in layer.ARRAYS:
+                    continue
+                v = getattr(layer, f.name)
+                d[f.name] = list(v) if isinstance(v, tuple) else v
+            out.append(d)
+        return out
+
+    def to_json(self, arrays_file: str) -> dict:
+        return {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "arrays_file": arrays_file,
+            "sha256": self.sha256(),
+            "metadata": self.metadata,
+            "layers": self._structure(),
+            "bits": {"total": self.bits(),
+                     "per_layer": {layer.name: layer_bits(layer) for layer in self.layers}},
+        }
+
+    def save(self, json_path: str | os.PathLike) -> Path:
+        """Write ``<name>.json`` and its arrays ``<stem>.npz`` beside it, atomically."""
+        self.validate()
+        json_path = Path(json_path)
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        npz_path = json_path.with_name(_npz_name(json_path))
+        _atomic_write(npz_path, lambda f: np.savez(f, **self.arrays()))
+        text = json.dumps(self.to_json(npz_path.name), indent=1, default=_json_default)
+        _atomic_write(json_path, lambda f: f.write(text.encode()))
+        return json_path
+
+    @classmethod
+    def load(cls, json_path: str | os.PathLike) -> "Model":
+        json_path = Path(json_path)
+        try:
+            doc = json.loads(json_path.read_text())
+        except FileNotFoundError:
+            raise
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise FormatVersionError(f"{json_path}: not a JSON IR file ({exc})") from exc
+        if doc.get("format") != FORMAT_NAME:
+            raise FormatVersionError(f"{json_path}: format is {doc.get('format')!r}, "
+                                     f"expected {FORMAT_NAME!r}")
+        if doc.get("format_version") != FORMAT_VERSION:
+            raise FormatVersionError(
+                f"{json_path}: IR format version {doc.get('format_version')!r} is not supported "
+                f"(this code reads version {FORMAT_VERSION}); re-run `python -m pipeline lower`")
+        with np.load(json_path.with_name(doc["arrays_file"])) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+        model = cls.from_structure(doc["layers"], arrays, doc.get("metadata", {}))
+        if model.sha256() != doc.get("sha256"):
+            raise HashMismatchError(f"{json_path}: arrays do not match the recorded sha256 "
+                                    "(the .npz was changed or belongs to another model)")
+        return model.validate()
+
+    @classmethod
+    def from_structure(cls, layers: list[dict], arrays: dict[str, np.ndarray],
+                       metadata: dict) -> "Model":
+        built = []
+        for d in layers:
+            d = dict(d)
+            kind = d.pop("kind", None)
+            if kind not in LAYER_TYPES:
+                raise ShapeError(f"unknown layer kind {kind!r}; known: {sorted(LAYER_TYPES)}")
+            typ = LAYER_TYPES[kind]
+            for name in typ.ARRAYS:
+                key = f"{d['name']}/{name}"
+                if key in arrays:
+                    d[name] = arrays[key]
+            try:
+                built.append(typ(**d))
+            except TypeError as exc:
+                raise ShapeError(f"layer {d.get('name')!r} ({kind}): {exc}") from exc
+        return cls(tuple(built), dict(metadata))
+
+
+def _npz_name(json_path: Path) -> str:
+    name = json_path.name
+    stem = name[:-len(".json")] if name.endswith(".json") else json_path.stem
+    return stem + ".npz"
+
+
+def _json_default(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    raise TypeError(f"not JSON serialisable: {type(v)}")
+
+
+def _atomic_write(path: Path, writer) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            writer(f)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _validate_threshold_table(layer: Any, n: int, k: int) -> None:
+    for name in ("threshold", "flip"):
+        arr = getattr(layer, name)
+        if arr is None or arr.shape != (n,):
+            raise ShapeError(f"{layer.name}: {name} must have shape ({n},)")
+    if layer.flip.size and layer.flip.max() > 1:
+        raise ThresholdRangeError(f"{layer.name}: flip flags must be 0 or 1")
+    # Thresholds are compared with dot in [-K, K]; -K means always true, K+1 always false.
+    if layer.threshold.size and (layer.threshold.min() < -k or layer.threshold.max() > k + 1):
+        raise ThresholdRangeError(f"{layer.name}: thresholds must lie in [-K, K+1] = "
+                                  f"[{-k}, {k + 1}]")
+
+
+def _validate_layer(layer: Layer, out_pack_groups: int) -> None:
+    h, w, c = layer.in_shape
+    if isinstance(layer, Thermometer):
+        m = layer.planes
+        if layer.mode == "thresholds":
+            t = layer.thresholds
+            if t.shape != (c, m) or m < 1:
+                raise ShapeError(f"{layer.name}: thresholds must have shape (C, M) = ({c}, {m}), "
+                                 f"got {t.shape}")
+            if t.min() < 0 or t.max() > 256:
+                raise ThresholdRangeError(f"{layer.name}: thermometer thresholds must lie in "
+                                          "[0, 256] (pixel codes)")
+            if m > 1 and np.any(np.diff(t.astype(np.int64), axis=1) <= 0):
+                raise UnsortedThresholdsError(f"{layer.name}: thresholds of every channel must "
+                                              "be strictly increasing")
+        elif layer.mode == "base2":
+            if not 1 <= m <= 8:
+                raise ShapeError(f"{layer.name}: base2 mode takes 1 to 8 planes, got {m}")
+            if layer.thresholds.size:
+                raise ShapeError(f"{layer.name}: base2 mode has no thresholds")
+        else:
+            raise ShapeError(f"{layer.name}: unknown thermometer mode {layer.mode!r}")
+        B.words_per_pixel(c * m, out_pack_groups)  # raises PackingError when it cannot split
+        return
+    if isinstance(layer, BConv2d):
+        kh, kw = layer.kernel
+        g = layer.groups
+        if g < 1 or c % g or layer.out_channels % g:
+            raise ShapeError(f"{layer.name}: {c} input and {layer.out_channels} output channels "
+                             f"cannot be split into {g} groups")
+        if layer.stride < 1 or layer.padding < 0 or kh < 1 or kw < 1:
+            raise ShapeError(f"{layer.name}: bad kernel/stride/padding")
+        if h + 2 * layer.padding < kh or w + 2 * layer.padding < kw:
+            raise ShapeError(f"{layer.name}: kernel {layer.kernel} larger than padded input")
+        wg = B.words_per_group(c // g)
+        want = (layer.out_channels, kh, kw, wg)
+        if layer.weights.shape != want:
+            raise ShapeError(f"{layer.name}: weights must have shape {want}, "
+                             f"got {layer.weights.shape}")
+        if not B.padding_bits_are_zero(layer.weights, c // g, 1):
+            raise PaddingBitsError(f"{layer.name}: non-zero padding bits in packed weights")
+        _validate_threshold_table(layer, layer.out_channels, layer.k)
+        B.words_per_pixel(layer.out_channels, out_pack_groups)
+        return
+    if isinstance(layer, BMaxPool2d):
+        if layer.kernel < 1 or layer.stride < 1 or layer.kernel > min(h, w):
+            raise ShapeError(f"{layer.name}: bad pooling kernel {layer.kernel} / stride "
+                             f"{layer.stride} for input {layer.in_shape}")
+        if layer.in_pack_groups != out_pack_groups:
+            raise ShapeError(f"{layer.name}: max-pool keeps its packing: in_pack_groups "
+                             f"{layer.in_pack_groups} must equal the next layer's "
+                             f"{out_pack_groups}")
+        B.words_per_pixel(c, layer.in_pack_groups)
+        return
+    if isinstance(layer, BDense):
+        wpp = B.words_per_pixel(c, layer.in_pack_groups)
+        want = (layer.out_features, h * w * wpp)
+        if layer.weights.shape != want:
+            raise ShapeError(f"{layer.name}: weights must have shape {want}, "
+                             f"got {layer.weights.shape}")
+        wv = layer.weights.reshape(layer.out_features * h * w, wpp)
+        if not B.padding_bits_are_zero(wv, c, layer.in_pack_groups):
+            raise PaddingBitsError(f"{layer.name}: non-zero padding bits in packed weights")
+        n = layer.out_features
+        if layer.output:
+            for name in ("mult", "bias"):
+                arr = getattr(layer, name)
+                if arr is None or arr.shape != (n,):
+                    raise ShapeError(f"{layer.name}: {name} must have shape ({n},)")
+            # Logits must not overflow int32 for any dot in [-K, K].
+            lo = -layer.k * np.abs(layer.mult.astype(np.int64)) + layer.bias
+            hi = layer.k * np.abs(layer.mult.astype(np.int64)) + layer.bias
+            if lo.min() < INT32_MIN or hi.max() > INT32_MAX:
+                raise ThresholdRangeError(f"{layer.name}: dot*mult + bias can overflow int32")
+        else:
+            _validate_threshold_table(layer, n, layer.k)
+            B.words_per_pixel(n, out_pack_groups)
+        return
+    raise IRError(f"unknown layer {layer!r}")
