@@ -13,6 +13,7 @@ from .errors import PipelineError
 
 # verb -> (module, one-line help)
 VERBS: dict[str, tuple[str, str]] = {
+    "setup": ("pipeline.setup_env", "install Debian packages and the pinned virtual environment"),
     "boards": ("pipeline.boards", "list the supported boards"),
     "data": ("pipeline.data", "prepare and cache a dataset"),
     "train": ("pipeline.train", "train the binarized network (teacher, KD, block pruning)"),

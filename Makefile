@@ -1,0 +1,29 @@
+# Thin front door: every target calls the CLI (python -m pipeline <verb>); no logic lives here.
+PYTHON ?= python3
+VENV_PY := .venv/bin/python
+BOARD ?= mps2-an386
+CONFIG ?= configs/fashion_glt.yaml
+IR ?=
+VECTORS ?=
+PYTEST_ARGS ?=
+
+.PHONY: help setup test deploy bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+	@echo "variables: BOARD=$(BOARD) CONFIG=$(CONFIG) IR=<model.ir.json> VECTORS=<n>"
+
+setup:  ## install Debian packages, the virtual environment and pinned packages (idempotent)
+	$(PYTHON) -m pipeline setup
+
+test: setup  ## run every test layer (unit, kernels, firmware, render, emulate, crosscheck, train, e2e)
+	$(VENV_PY) -m pytest $(PYTEST_ARGS)
+
+deploy: setup  ## train (or reuse), lower, export, render, build, emulate and report for BOARD
+	$(VENV_PY) -m pipeline deploy --board $(BOARD) --config $(CONFIG) $(if $(IR),--ir $(IR)) $(if $(VECTORS),--vectors $(VECTORS))
+
+bench: setup  ## run the benchmarks in bench/ and regenerate docs/benchmarks.md
+	$(VENV_PY) -m bench
+
+clean:  ## remove build outputs (keeps the virtual environment)
+	rm -rf build
