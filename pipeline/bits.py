@@ -114,11 +114,14 @@ _H01 = np.uint32(0x01010101)
 
 def popcount(words: np.ndarray) -> np.ndarray:
     """Per-element population count of a uint32 array (SWAR, exact), as int64."""
-    x = np.asarray(words, dtype=np.uint32).copy()
+    words = np.asarray(words, dtype=np.uint32)
+    # Work on a 1-d array: numpy scalars (what 0-d arithmetic returns) warn on the intended
+    # wrap-around of the multiply below; arrays do not.
+    x = words.reshape(-1)
     x = x - ((x >> np.uint32(1)) & _M1)
     x = (x & _M2) + ((x >> np.uint32(2)) & _M2)
     x = (x + (x >> np.uint32(4))) & _M4
-    return ((x * _H01) >> np.uint32(24)).astype(np.int64)
+    return ((x * _H01) >> np.uint32(24)).astype(np.int64).reshape(words.shape)
 
 
 def binary_dot(a_words: np.ndarray, w_words: np.ndarray, k: int) -> np.ndarray:

@@ -258,7 +258,9 @@ class Model:
     def out_pack_groups(self, index: int) -> int:
         """Packing groups of the output tensor of layer ``index`` (= what the next layer reads)."""
         if index + 1 < len(self.layers):
-            return self.layers[index + 1].in_pack_groups
+            # getattr: a misplaced thermometer (no in_pack_groups) must reach validate()'s
+            # ShapeError instead of failing here with an AttributeError.
+            return getattr(self.layers[index + 1], "in_pack_groups", 1)
         return 1
 
     def bits(self) -> int:
@@ -287,7 +289,10 @@ class Model:
                 if tuple(layer.in_shape) != tuple(prev.out_shape):
                     raise ShapeError(f"{layer.name}: input shape {layer.in_shape} does not match "
                                      f"the output {prev.out_shape} of {prev.name}")
-            _validate_layer(layer, self.out_pack_groups(i))
+            try:
+                _validate_layer(layer, self.out_pack_groups(i))
+            except B.PackingError as exc:  # a channel count that does not split into groups
+                raise ShapeError(f"{layer.name}: {exc}") from exc
         return self
 
     # --- hashing and files -----------------------------------------------------------------
@@ -303,7 +308,7 @@ class Model:
     def sha256(self) -> str:
         """Hash of the arrays and structure (independent of file timestamps)."""
         h = hashlib.sha256()
-        h.update(json.dumps(self._structure(), sort_keys=True).encode())
+        h.update(json.dumps(self._structure(), sort_keys=True, default=_json_default).encode())
         for key, arr in sorted(self.arrays().items()):
             h.update(key.encode())
             h.update(str(arr.dtype).encode())
@@ -455,6 +460,8 @@ def _validate_layer(layer: Layer, out_pack_groups: int) -> None:
         B.words_per_pixel(c * m, out_pack_groups)  # raises PackingError when it cannot split
         return
     if isinstance(layer, BConv2d):
+        if len(layer.kernel) != 2:
+            raise ShapeError(f"{layer.name}: kernel must be (kh, kw), got {layer.kernel}")
         kh, kw = layer.kernel
         g = layer.groups
         if g < 1 or c % g or layer.out_channels % g:
