@@ -224,9 +224,9 @@ def layer_bits(layer: Layer) -> dict[str, int]:
     """Storage the layer needs, in bits: binary weights (real ones, not padding) and parameters.
 
     Parameters count at the width the firmware stores them: int32 thresholds, mult and bias,
-    one bit per flip flag, 8 bits per thermometer threshold (a pixel code)."""
+    one bit per flip flag, 16 bits per thermometer threshold (a pixel code 0..256, uint16)."""
     if isinstance(layer, Thermometer):
-        return {"weights": 0, "params": 8 * int(layer.thresholds.size)}
+        return {"weights": 0, "params": 16 * int(layer.thresholds.size)}
     if isinstance(layer, BMaxPool2d):
         return {"weights": 0, "params": 0}
     if isinstance(layer, BConv2d):
@@ -360,6 +360,8 @@ class Model:
             raise
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise FormatVersionError(f"{json_path}: not a JSON IR file ({exc})") from exc
+        if not isinstance(doc, dict):
+            raise FormatVersionError(f"{json_path}: not an IR file (the top level is not an object)")
         if doc.get("format") != FORMAT_NAME:
             raise FormatVersionError(f"{json_path}: format is {doc.get('format')!r}, "
                                      f"expected {FORMAT_NAME!r}")
@@ -367,8 +369,17 @@ class Model:
             raise FormatVersionError(
                 f"{json_path}: IR format version {doc.get('format_version')!r} is not supported "
                 f"(this code reads version {FORMAT_VERSION}); re-run `python -m pipeline lower`")
-        with np.load(json_path.with_name(doc["arrays_file"])) as npz:
-            arrays = {k: npz[k] for k in npz.files}
+        if not isinstance(doc.get("arrays_file"), str) or not isinstance(doc.get("layers"), list):
+            raise FormatVersionError(f"{json_path}: IR file lacks 'arrays_file' or 'layers'")
+        npz_path = json_path.with_name(doc["arrays_file"])
+        try:
+            with np.load(npz_path) as npz:
+                arrays = {k: npz[k] for k in npz.files}
+        except FileNotFoundError:
+            raise IRError(f"{npz_path}: the IR's arrays file is missing; re-run "
+                          "`python -m pipeline lower`") from None
+        except (ValueError, OSError) as exc:
+            raise HashMismatchError(f"{npz_path}: unreadable arrays file ({exc})") from exc
         model = cls.from_structure(doc["layers"], arrays, doc.get("metadata", {}))
         if model.sha256() != doc.get("sha256"):
             raise HashMismatchError(f"{json_path}: arrays do not match the recorded sha256 "
