@@ -1,0 +1,198 @@
+/*
+ * bnn.h - runtime kernels of fully-binarized networks (C99, no malloc, no float).
+ *
+ * Copied verbatim into every firmware; the generated model code calls these functions in a
+ * straight line. Contracts follow the style of CMSIS-NN: a `bnn_` prefix, a bnn_status return
+ * code, one params struct per kernel (shapes + constant model data), caller-owned scratch
+ * memory sized by bnn_<kernel>_get_buffer_size() where a kernel needs any.
+ *
+ * Every kernel has a plain reference version (`_ref`, obviously correct, the baseline) and an
+ * optimized one (`_opt`); the wrapper without suffix calls `_opt`. Both give identical
+ * results for every valid shape (tests/kernels/ checks them bit for bit against the numpy
+ * oracle pipeline/reference.py).
+ *
+ * Bit conventions (those of pipeline/bits.py and Larq Compute Engine):
+ *   - a binary value is +1 or -1; bit 1 means -1, bit 0 means +1.
+ *   - Activations are HWC: uint32 act[H][W][words_per_pixel(C, G)]. The C channels of one
+ *     pixel are split in G "packing groups" of C/G channels; each group starts a fresh word
+ *     and is packed LSB-first: channel g*(C/G) + i lies at bit i%32 of word g*Wg + i/32,
+ *     with Wg = words_per_group(C/G) = ceil(C/G / 32) and words_per_pixel = G*Wg.
+ *     Padding bits (past the last channel of a group) are 0 on input and written as 0.
+ *   - A binary dot product over K real terms is dot = K - 2*popcount(x XOR w) (the zero
+ *     padding bits cancel in the XOR).
+ *   - Thresholded outputs: output channel o is +1 (bit 0) when (dot >= threshold[o]) != flip[o],
+ *     else -1 (bit 1). threshold is int32 in the dot domain, flip is 0 or 1 (only bit 0 is read).
+ *   - Convolution padding is one-padding: a padded tap holds +1 (bit 0), but it still takes
+ *     part in the dot: it XORs with the weight bits (so it adds popcount(w) there).
+ *
+ * Preconditions not checked (the IR validator pipeline/ir.py checks them when lowering):
+ * padding bits of inputs and weights are 0, and output logits do not overflow int32.
+ */
+#ifndef BNN_H
+#define BNN_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Return code of every kernel. */
+typedef enum {
+    BNN_OK = 0,
+    BNN_ERR_ARGUMENT = -1, /* NULL pointer, unknown mode, or a count that must be positive is not */
+    BNN_ERR_SHAPE = -2,    /* inconsistent shapes: groups do not divide channels, kernel larger
+                              than the padded input, ... */
+    BNN_ERR_BUFFER = -3    /* scratch buffer missing or smaller than bnn_*_get_buffer_size() */
+} bnn_status;
+
+/* Caller-owned scratch memory (like cmsis_nn_context). buf must be 4-byte aligned. */
+typedef struct {
+    void *buf;
+    int32_t size; /* bytes */
+} bnn_context;
+
+/* Packing helpers: words holding `channels_per_group` bits, and words of one packed pixel. */
+int32_t bnn_words_per_group(int32_t channels_per_group);
+int32_t bnn_words_per_pixel(int32_t channels, int32_t groups);
+
+/* ------------------------------------------------------------------------------------------
+ * Thermometer encoder: uint8 image -> packed binary planes.
+ *
+ * input:  uint8 in[height][width][channels] (HWC).
+ * output: uint32 out[height][width][words_per_pixel(channels*planes, out_pack_groups)].
+ * Encoded channel c*planes + k is plane k of input channel c:
+ *   BNN_THERMO_THRESHOLDS: +1 (bit 0) when pixel >= thresholds[c*planes + k], else -1 (bit 1);
+ *                          thresholds is uint16 [channels][planes], values 0..256 (256 = never).
+ *   BNN_THERMO_BASE2:      +1 when bit (7 - k) of the pixel code is set (most significant plane
+ *                          first), planes 1..8; thresholds is unused (may be NULL).
+ */
+typedef enum { BNN_THERMO_THRESHOLDS = 0, BNN_THERMO_BASE2 = 1 } bnn_thermo_mode;
+
+typedef struct {
+    int32_t height, width, channels; /* input image */
+    int32_t planes;                  /* M planes per input channel */
+    bnn_thermo_mode mode;
+    const uint16_t *thresholds;      /* [channels][planes] in mode BNN_THERMO_THRESHOLDS */
+    int32_t out_pack_groups;         /* G of the output; must divide channels*planes */
+} bnn_thermometer_params;
+
+bnn_status bnn_thermometer_ref(const bnn_thermometer_params *p, const uint8_t *in, uint32_t *out);
+bnn_status bnn_thermometer_opt(const bnn_thermometer_params *p, const uint8_t *in, uint32_t *out);
+bnn_status bnn_thermometer(const bnn_thermometer_params *p, const uint8_t *in, uint32_t *out);
+
+/* ------------------------------------------------------------------------------------------
+ * Binary 2-D convolution with a threshold (folded BatchNorm + sign) output.
+ *
+ * input:   uint32 in[in_h][in_w][groups * Wg], Wg = words_per_group(in_c / groups)
+ *          (the input is packed with G = groups).
+ * weights: uint32 w[out_c][kernel_h][kernel_w][Wg]; output channel o reads input group
+ *          o / (out_c / groups).
+ * output:  uint32 out[out_h][out_w][words_per_pixel(out_c, out_pack_groups)],
+ *          out_h = (in_h + 2*padding - kernel_h) / stride + 1, same for out_w.
+ * dot = K - 2*popcount(x XOR w) over the receptive field, K = kernel_h*kernel_w*in_c/groups,
+ * one-padding; output bit as in the header comment (threshold[out_c], flip[out_c]).
+ * Scratch: bnn_bconv2d_get_buffer_size() bytes (0 for the _ref version).
+ */
+typedef struct {
+    int32_t in_h, in_w, in_c;
+    int32_t out_c;
+    int32_t kernel_h, kernel_w;
+    int32_t stride;          /* >= 1, same along both axes */
+    int32_t padding;         /* >= 0 one-padded pixels on each side */
+    int32_t groups;          /* divides in_c and out_c */
+    int32_t out_pack_groups; /* G of the output; divides out_c */
+    const uint32_t *weights;
+    const int32_t *threshold;
+    const uint8_t *flip;
+} bnn_bconv2d_params;
+
+int32_t bnn_bconv2d_out_h(const bnn_bconv2d_params *p);
+int32_t bnn_bconv2d_out_w(const bnn_bconv2d_params *p);
+int32_t bnn_bconv2d_get_buffer_size(const bnn_bconv2d_params *p);
+bnn_status bnn_bconv2d_ref(const bnn_bconv2d_params *p, const uint32_t *in, uint32_t *out);
+bnn_status bnn_bconv2d_opt(const bnn_context *ctx, const bnn_bconv2d_params *p,
+                           const uint32_t *in, uint32_t *out);
+bnn_status bnn_bconv2d(const bnn_context *ctx, const bnn_bconv2d_params *p,
+                       const uint32_t *in, uint32_t *out);
+
+/* ------------------------------------------------------------------------------------------
+ * Binary max-pooling: the max of +-1 values is the AND of their bits. No padding; the
+ * output size is floor((in - kernel) / stride) + 1. Input and output keep the same packing:
+ * uint32 [h][w][words_per_pixel(channels, pack_groups)].
+ */
+typedef struct {
+    int32_t in_h, in_w, channels;
+    int32_t kernel; /* square window, 1 <= kernel <= min(in_h, in_w) */
+    int32_t stride;
+    int32_t pack_groups;
+} bnn_bmaxpool2d_params;
+
+int32_t bnn_bmaxpool2d_out_h(const bnn_bmaxpool2d_params *p);
+int32_t bnn_bmaxpool2d_out_w(const bnn_bmaxpool2d_params *p);
+bnn_status bnn_bmaxpool2d_ref(const bnn_bmaxpool2d_params *p, const uint32_t *in, uint32_t *out);
+bnn_status bnn_bmaxpool2d_opt(const bnn_bmaxpool2d_params *p, const uint32_t *in, uint32_t *out);
+bnn_status bnn_bmaxpool2d(const bnn_bmaxpool2d_params *p, const uint32_t *in, uint32_t *out);
+
+/* ------------------------------------------------------------------------------------------
+ * Binary dense (fully connected) layers.
+ *
+ * input:   the packed tensor uint32 in[in_h][in_w][words_per_pixel(in_c, in_pack_groups)],
+ *          read flat as it lies in memory: n_words = in_h*in_w*words_per_pixel(...).
+ * weights: uint32 w[out_features][n_words] (same packing as the input).
+ * dot = K - 2*popcount(x XOR w), K = in_h*in_w*in_c.
+ * Hidden:  output bits uint32 out[1][1][words_per_pixel(out_features, out_pack_groups)],
+ *          thresholds and flip as in the header comment.
+ * Output:  int32 logits[out_features] = dot * mult[j] + bias[j].
+ */
+typedef struct {
+    int32_t in_h, in_w, in_c;
+    int32_t in_pack_groups;
+    int32_t out_features;
+    int32_t out_pack_groups;
+    const uint32_t *weights;
+    const int32_t *threshold;
+    const uint8_t *flip;
+} bnn_bdense_hidden_params;
+
+typedef struct {
+    int32_t in_h, in_w, in_c;
+    int32_t in_pack_groups;
+    int32_t out_features;
+    const uint32_t *weights;
+    const int32_t *mult;
+    const int32_t *bias;
+} bnn_bdense_output_params;
+
+bnn_status bnn_bdense_hidden_ref(const bnn_bdense_hidden_params *p, const uint32_t *in,
+                                 uint32_t *out);
+bnn_status bnn_bdense_hidden_opt(const bnn_bdense_hidden_params *p, const uint32_t *in,
+                                 uint32_t *out);
+bnn_status bnn_bdense_hidden(const bnn_bdense_hidden_params *p, const uint32_t *in,
+                             uint32_t *out);
+bnn_status bnn_bdense_output_ref(const bnn_bdense_output_params *p, const uint32_t *in,
+                                 int32_t *logits);
+bnn_status bnn_bdense_output_opt(const bnn_bdense_output_params *p, const uint32_t *in,
+                                 int32_t *logits);
+bnn_status bnn_bdense_output(const bnn_bdense_output_params *p, const uint32_t *in,
+                             int32_t *logits);
+
+/* ------------------------------------------------------------------------------------------
+ * argmax of n int32 logits; ties go to the lowest index. Writes the index to *index.
+ */
+bnn_status bnn_argmax_ref(const int32_t *logits, int32_t n, int32_t *index);
+bnn_status bnn_argmax_opt(const int32_t *logits, int32_t n, int32_t *index);
+bnn_status bnn_argmax(const int32_t *logits, int32_t n, int32_t *index);
+
+/* ------------------------------------------------------------------------------------------
+ * Shared building block of the optimized kernels (bnn_popcount.c): sum over i < n of
+ * popcount(a[i] XOR b[i]), without libgcc's __popcountsi2 (Cortex-M has no popcount
+ * instruction). Exposed so that the tests can check it directly.
+ */
+int32_t bnn_xor_popcount(const uint32_t *a, const uint32_t *b, int32_t n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* BNN_H */

@@ -1,0 +1,259 @@
+/*
+ * bnn_internal.h - helpers shared by the runtime's .c files (not part of the public API).
+ *
+ * Holds the popcount building blocks as static inline functions so that the optimized kernels
+ * inline them in their hot loops (a call per output channel would cost several percent).
+ */
+#ifndef BNN_INTERNAL_H
+#define BNN_INTERNAL_H
+
+#include <stdint.h>
+
+#include "bnn.h"
+
+#if defined(__ARM_FEATURE_SIMD32) && __ARM_FEATURE_SIMD32
+#include <arm_acle.h>
+#define BNN_HAVE_USADA8 1
+#endif
+
+#define BNN_WORD_BITS 32
+
+/* Forces inlining where a constant argument must reach the body (to unroll it). */
+#if defined(__GNUC__)
+#define BNN_ALWAYS_INLINE __attribute__((always_inline)) inline
+#else
+#define BNN_ALWAYS_INLINE inline
+#endif
+
+/* Reference popcount: the compiler builtin (a libgcc call on Cortex-M). Only the _ref kernels
+ * use it; the name ends in _ref so that the test that looks for __popcountsi2 calls can tell. */
+static inline int32_t bnn_popcount_ref(uint32_t x)
+{
+#if defined(__GNUC__)
+    return (int32_t)__builtin_popcount(x);
+#else
+    int32_t n = 0;
+    while (x) {
+        x &= x - 1u;
+        n++;
+    }
+    return n;
+#endif
+}
+
+/* Bit i (0 or 1) of a packed array. */
+static inline uint32_t bnn_get_bit(const uint32_t *words, int32_t i)
+{
+    return (words[i / BNN_WORD_BITS] >> (i % BNN_WORD_BITS)) & 1u;
+}
+
+/* Word index of channel ch in a pixel packed with `groups` groups of `per_group` channels. */
+static inline int32_t bnn_channel_bit(int32_t ch, int32_t per_group, int32_t words_per_group)
+{
+    return (ch / per_group) * words_per_group * BNN_WORD_BITS + ch % per_group;
+}
+
+/* Output bit of a thresholded dot: 0 (+1) when (dot >= threshold) != flip, else 1 (-1).
+ * Only bit 0 of flip counts (the IR stores 0 or 1). */
+static inline uint32_t bnn_threshold_bit(int32_t dot, int32_t threshold, uint8_t flip)
+{
+    return (uint32_t)(dot < threshold) ^ (flip & 1u);
+}
+
+/* Per-byte population counts of x: each byte of the result holds 0..8 (SWAR, no libgcc). */
+static inline uint32_t bnn_byte_counts(uint32_t x)
+{
+    x = x - ((x >> 1) & 0x55555555u);
+    x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
+    return (x + (x >> 4)) & 0x0F0F0F0Fu;
+}
+
+/* Sum of the four bytes of x (each 0..255). One USADA8 where the DSP extension exists. */
+static inline uint32_t bnn_sum_bytes(uint32_t x)
+{
+#ifdef BNN_HAVE_USADA8
+    return __usada8(x, 0u, 0u);
+#else
+    x = (x & 0x00FF00FFu) + ((x >> 8) & 0x00FF00FFu);
+    return (x + (x >> 16)) & 0xFFFFu;
+#endif
+}
+
+/* Carry-save adder: (high, low) bits of the per-bit sum a + b + c. */
+static inline void bnn_csa(uint32_t *high, uint32_t *low, uint32_t a, uint32_t b, uint32_t c)
+{
+    uint32_t u = a ^ b;
+    *high = (a & b) | (u & c);
+    *low = u ^ c;
+}
+
+/*
+ * sum over i < n of popcount(a[i] ^ b[i]), Harley-Seal style: blocks of 8 words go through a
+ * carry-save adder tree into running "ones", "twos" and "fours" words, so only the "eights"
+ * word of each block needs a real popcount (about 5 instructions per word instead of ~12).
+ * The leftover words and the three accumulators are counted per byte at the end:
+ * bytes <= 8*(1 + 2 + 4) + 7*8 = 112 < 256, so the byte sums cannot overflow.
+ */
+static inline int32_t bnn_xor_popcount_inline(const uint32_t *a, const uint32_t *b, int32_t n)
+{
+    uint32_t ones = 0, twos = 0, fours = 0, eights_total = 0, rest = 0;
+    for (; n >= 8; n -= 8, a += 8, b += 8) {
+        uint32_t twos_a, twos_b, fours_a, fours_b, eights;
+        bnn_csa(&twos_a, &ones, ones, a[0] ^ b[0], a[1] ^ b[1]);
+        bnn_csa(&twos_b, &ones, ones, a[2] ^ b[2], a[3] ^ b[3]);
+        bnn_csa(&fours_a, &twos, twos, twos_a, twos_b);
+        bnn_csa(&twos_a, &ones, ones, a[4] ^ b[4], a[5] ^ b[5]);
+        bnn_csa(&twos_b, &ones, ones, a[6] ^ b[6], a[7] ^ b[7]);
+        bnn_csa(&fours_b, &twos, twos, twos_a, twos_b);
+        bnn_csa(&eights, &fours, fours, fours_a, fours_b);
+        eights_total += bnn_sum_bytes(bnn_byte_counts(eights));
+    }
+    for (; n > 0; n--)
+        rest += bnn_byte_counts(*a++ ^ *b++);
+    rest += bnn_byte_counts(ones) + (bnn_byte_counts(twos) << 1) + (bnn_byte_counts(fours) << 2);
+    return (int32_t)(8u * eights_total + bnn_sum_bytes(rest));
+}
+
+/* Bit-sliced counter: bit i of the count of every bit position, for up to 31 words. */
+typedef struct {
+    uint32_t ones, twos, fours, eights, sixteens;
+} bnn_counter;
+
+/* Add a word of weight 2 (the carry of a pair) by rippling half adders up the counter. */
+static inline void bnn_counter_add_twos(bnn_counter *c, uint32_t t)
+{
+    uint32_t carry = c->twos & t;
+    c->twos ^= t;
+    t = c->fours & carry;
+    c->fours ^= carry;
+    carry = c->eights & t;
+    c->eights ^= t;
+    c->sixteens ^= carry; /* no carry out: a position counts at most 31 */
+}
+
+/* Keep a mask in a register: ARM can then AND with a shifted operand in one instruction
+ * (and rd, mask, x, lsr #1), which GCC otherwise splits into a shift and an AND immediate.
+ * volatile: the asm is not hoisted out of the caller's loop, so the masks do not hold three
+ * registers across the whole adder network (one mov each per use is cheaper than spills). */
+#if defined(__GNUC__) && defined(__arm__)
+#define BNN_IN_REGISTER(v) __asm__ volatile("" : "+r"(v))
+#else
+#define BNN_IN_REGISTER(v) ((void)0)
+#endif
+
+/* Per-nibble popcounts of x (each nibble 0..4). */
+static inline uint32_t bnn_nibble_counts(uint32_t x, uint32_t m1, uint32_t m2)
+{
+    x = x - ((x >> 1) & m1);
+    return (x & m2) + ((x >> 2) & m2);
+}
+
+/* Nibble sums (each <= 15) -> byte sums. */
+static inline uint32_t bnn_nibbles_to_bytes(uint32_t x, uint32_t m4)
+{
+    return (x & m4) + ((x >> 4) & m4);
+}
+
+/* Weighted popcount of the counter: per-nibble counts first (<= 4 each), weights combined
+ * while a nibble stays <= 15, then per byte (<= 24 + 4*24 + 16*8 = 248), then one byte sum. */
+static inline int32_t bnn_counter_total(const bnn_counter *c)
+{
+    uint32_t m1 = 0x55555555u, m2 = 0x33333333u, m4 = 0x0F0F0F0Fu;
+    uint32_t low, mid, high;
+    BNN_IN_REGISTER(m1);
+    BNN_IN_REGISTER(m2);
+    BNN_IN_REGISTER(m4);
+    low = bnn_nibble_counts(c->ones, m1, m2) + (bnn_nibble_counts(c->twos, m1, m2) << 1);
+    mid = bnn_nibble_counts(c->fours, m1, m2) + (bnn_nibble_counts(c->eights, m1, m2) << 1);
+    high = bnn_nibble_counts(c->sixteens, m1, m2);
+    return (int32_t)bnn_sum_bytes(bnn_nibbles_to_bytes(low, m4) +
+                                  (bnn_nibbles_to_bytes(mid, m4) << 2) +
+                                  (bnn_nibbles_to_bytes(high, m4) << 4));
+}
+
+/*
+ * sum over i < n of popcount(a[i] ^ b[i]) for n <= 31 words (the receptive field of a 3x3
+ * conv with up to 96 channels per group): an exact bit-sliced counter, fed 16 words at a time
+ * through a carry-save adder tree (15 adders of 5 instructions), then pairs through one adder
+ * and a half-adder ripple, and counted once at the end. With a constant n the compiler
+ * unrolls it completely.
+ */
+static BNN_ALWAYS_INLINE int32_t bnn_xor_popcount_small(const uint32_t *a, const uint32_t *b, int32_t n)
+{
+    bnn_counter c = {0u, 0u, 0u, 0u, 0u};
+    if (n >= 16) {
+        uint32_t t_a, t_b, f_a, f_b, e_a, e_b;
+        bnn_csa(&t_a, &c.ones, a[0] ^ b[0], a[1] ^ b[1], a[2] ^ b[2]);
+        bnn_csa(&t_b, &c.ones, c.ones, a[3] ^ b[3], a[4] ^ b[4]);
+        bnn_csa(&f_a, &c.twos, t_a, t_b, 0u);
+        bnn_csa(&t_a, &c.ones, c.ones, a[5] ^ b[5], a[6] ^ b[6]);
+        bnn_csa(&t_b, &c.ones, c.ones, a[7] ^ b[7], a[8] ^ b[8]);
+        bnn_csa(&f_b, &c.twos, c.twos, t_a, t_b);
+        bnn_csa(&e_a, &c.fours, f_a, f_b, 0u);
+        bnn_csa(&t_a, &c.ones, c.ones, a[9] ^ b[9], a[10] ^ b[10]);
+        bnn_csa(&t_b, &c.ones, c.ones, a[11] ^ b[11], a[12] ^ b[12]);
+        bnn_csa(&f_a, &c.twos, c.twos, t_a, t_b);
+        bnn_csa(&t_a, &c.ones, c.ones, a[13] ^ b[13], a[14] ^ b[14]);
+        bnn_csa(&t_b, &c.ones, c.ones, a[15] ^ b[15], 0u);
+        bnn_csa(&f_b, &c.twos, c.twos, t_a, t_b);
+        bnn_csa(&e_b, &c.fours, c.fours, f_a, f_b);
+        bnn_csa(&c.sixteens, &c.eights, e_a, e_b, 0u);
+        a += 16;
+        b += 16;
+        n -= 16;
+    }
+    for (; n >= 2; n -= 2, a += 2, b += 2) {
+        uint32_t t;
+        bnn_csa(&t, &c.ones, c.ones, a[0] ^ b[0], a[1] ^ b[1]);
+        bnn_counter_add_twos(&c, t);
+    }
+    if (n) { /* a last odd word: half adder into the ones */
+        uint32_t x = a[0] ^ b[0];
+        uint32_t t = c.ones & x;
+        c.ones ^= x;
+        bnn_counter_add_twos(&c, t);
+    }
+    return bnn_counter_total(&c);
+}
+
+/*
+ * The same sum for exactly 18 words: a 3x3 receptive field of 33-64 channels per group, the
+ * most common conv of these networks. A hand-ordered adder network with the fewest adders for
+ * 18 inputs (13 full adders, 3 half adders; bnn_xor_popcount_small needs 12 + 7 more ops):
+ * ones-chain 8 FA + 1 HA -> 9 carries; twos-chain 4 FA -> 4; fours 1 FA + 1 HA -> 2; 1 HA.
+ */
+static BNN_ALWAYS_INLINE int32_t bnn_xor_popcount_18(const uint32_t *a, const uint32_t *b)
+{
+    bnn_counter c;
+    uint32_t t0, t1, t2, f0, f1, f2, f3, e0, e1;
+#define BNN_X(i) (a[i] ^ b[i])
+    bnn_csa(&t0, &c.ones, BNN_X(0), BNN_X(1), BNN_X(2));
+    bnn_csa(&t1, &c.ones, c.ones, BNN_X(3), BNN_X(4));
+    bnn_csa(&t2, &c.ones, c.ones, BNN_X(5), BNN_X(6));
+    bnn_csa(&f0, &c.twos, t0, t1, t2);
+    bnn_csa(&t0, &c.ones, c.ones, BNN_X(7), BNN_X(8));
+    bnn_csa(&t1, &c.ones, c.ones, BNN_X(9), BNN_X(10));
+    bnn_csa(&f1, &c.twos, c.twos, t0, t1);
+    bnn_csa(&t0, &c.ones, c.ones, BNN_X(11), BNN_X(12));
+    bnn_csa(&t1, &c.ones, c.ones, BNN_X(13), BNN_X(14));
+    bnn_csa(&f2, &c.twos, c.twos, t0, t1);
+    bnn_csa(&e0, &c.fours, f0, f1, f2);
+    bnn_csa(&t0, &c.ones, c.ones, BNN_X(15), BNN_X(16));
+    t1 = c.ones & BNN_X(17); /* half adder */
+    c.ones ^= BNN_X(17);
+    bnn_csa(&f3, &c.twos, c.twos, t0, t1);
+    e1 = c.fours & f3; /* half adder */
+    c.fours ^= f3;
+    c.sixteens = e0 & e1; /* half adder */
+    c.eights = e0 ^ e1;
+#undef BNN_X
+    return bnn_counter_total(&c);
+}
+
+/* Shape checks shared by the kernels. */
+static inline int bnn_splits(int32_t channels, int32_t groups)
+{
+    return channels > 0 && groups > 0 && channels % groups == 0;
+}
+
+#endif /* BNN_INTERNAL_H */
