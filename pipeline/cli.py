@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from .errors import PipelineError
@@ -44,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in VERBS:
         _top_parser().parse_args(argv[:1] or ["--help"])
         return 2
+    # larq needs Keras 2, chosen before TensorFlow is imported; keep TensorFlow's C++ logs quiet.
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     verb, rest = argv[0], argv[1:]
     module_name, help_text = VERBS[verb]
     module = importlib.import_module(module_name)

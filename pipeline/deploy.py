@@ -1,0 +1,259 @@
+"""`deploy`: every stage for one board, from raw data (or an IR file) to a verified report.
+
+data -> train -> lower -> evaluate -> export -> render -> build -> emulate -> report, each skipped
+when its inputs did not change (:mod:`pipeline.stages`). The board is checked first, so a typo
+fails before any training. A failed check (over budget, firmware mismatch, fault, timeout)
+raises its named error and leaves no report claiming success.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import ir
+from .errors import PipelineError
+from .stages import Stage, run_stage
+
+ROOT = Path(__file__).resolve().parent.parent
+PKG = ROOT / "pipeline"
+DEFAULT_CONFIG = ROOT / "configs" / "fashion_glt.yaml"
+
+
+class FirmwareMismatchError(PipelineError):
+    """The firmware's outputs differ from the oracle's."""
+
+
+@dataclass
+class Paths:
+    root: Path  # build/<config>
+    board: Path  # build/<config>/<board>
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.root / "checkpoint.pt"
+
+    @property
+    def ir(self) -> Path:
+        return self.root / "model.ir.json"
+
+    @property
+    def npz(self) -> Path:
+        return self.root / "model.ir.npz"
+
+    @property
+    def vectors(self) -> Path:
+        return self.root / "vectors.npz"
+
+    @property
+    def evaluation(self) -> Path:
+        return self.root / "evaluation.json"
+
+    @property
+    def src(self) -> Path:
+        return self.board / "src"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--board", required=True, help="board name (python -m pipeline boards)")
+    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="training config YAML")
+    parser.add_argument("--ir", type=Path, help="deploy this IR file instead of training")
+    parser.add_argument("--vectors", type=int, help="test vectors run on the board "
+                        "(default: the config's deploy.vectors, or 20)")
+    parser.add_argument("--variant", choices=("opt", "ref"), default="opt",
+                        help="kernel variant the firmware calls")
+    parser.add_argument("--build-dir", type=Path, default=ROOT / "build")
+    parser.add_argument("--timeout", type=float, default=300.0, help="QEMU timeout, seconds")
+    parser.add_argument("--force", action="store_true", help="re-run every stage")
+
+
+def run(args: argparse.Namespace) -> int:
+    from . import boards
+    started = time.monotonic()
+    board = boards.load_board(args.board)  # unknown board: fails before any work
+    cfg = None
+    if args.ir is not None:
+        if not args.ir.is_file():
+            raise PipelineError(f"IR file {args.ir} not found; give the model.ir.json written by "
+                                "`python -m pipeline lower`")
+        name = args.ir.resolve().parent.name if args.ir.name == "model.ir.json" else \
+            args.ir.name.removesuffix(".json").removesuffix(".ir")
+        vectors = args.vectors or 20
+    else:
+        from .config import load_config
+        cfg = load_config(args.config)
+        name = cfg.name
+        vectors = args.vectors or cfg.deploy.vectors
+    if vectors < 1:
+        raise PipelineError("--vectors must be at least 1")
+    paths = Paths(args.build_dir / name, args.build_dir / name / board.name)
+    paths.board.mkdir(parents=True, exist_ok=True)
+    for stale in ("report.json", "report.md"):  # never leave a success report from an old run
+        (paths.board / stale).unlink(missing_ok=True)
+    if args.force:
+        for stamp in list((paths.root / ".stamps").glob("*.json")) + \
+                list((paths.board / ".stamps").glob("*.json")):
+            stamp.unlink()
+
+    ir_path = args.ir.resolve() if args.ir is not None else paths.ir
+    if cfg is not None:
+        _train_and_lower(cfg, args.config, paths)
+    _make_vectors(cfg, ir_path, paths, vectors)
+    _export(ir_path, paths)
+    _render_build_emulate(board, ir_path, paths, args)
+    from . import report
+    out = report.write_report(board=board, ir_path=ir_path, paths=paths,
+                              config_path=None if cfg is None else args.config)
+    print(f"deploy: {board.name} done in {time.monotonic() - started:.1f} s -> {out}")
+    return 0
+
+
+def _train_and_lower(cfg, config_path: Path, paths: Paths) -> None:
+    from . import train as train_mod
+    code = [PKG / "nn", PKG / "data", PKG / "train.py", PKG / "config.py"]
+    train_stage = Stage("train", paths.root, [config_path, *code],
+                        {"config": cfg.to_dict()}, [paths.checkpoint])
+    run_stage(train_stage, lambda: train_mod.train(cfg, paths.root))
+
+    def lower() -> None:
+        from .lower import lower_checkpoint
+        lower_checkpoint(paths.checkpoint).save(paths.ir)
+
+    run_stage(Stage("lower", paths.root, [paths.checkpoint, PKG / "lower.py", PKG / "ir.py"],
+                    {}, [paths.ir, paths.npz]), lower)
+
+    def evaluate() -> None:
+        from .evaluate import evaluate_model
+        result = evaluate_model(cfg, paths.checkpoint, paths.ir, paths.root)
+        _write_json(paths.evaluation, result)
+
+    run_stage(Stage("evaluate", paths.root, [paths.checkpoint, paths.ir, paths.npz,
+                                             PKG / "evaluate.py", PKG / "reference.py"],
+                    {"config": cfg.to_dict()}, [paths.evaluation]), evaluate)
+
+
+def _make_vectors(cfg, ir_path: Path, paths: Paths, n: int) -> None:
+    """Test vectors: the first n test images of the dataset, or seeded random images."""
+    def make() -> None:
+        model = ir.Model.load(ir_path)
+        if cfg is not None:
+            from .data import prepare
+            ds = prepare(cfg, paths.root)
+            images, labels = ds.test_images[:n], ds.test_labels[:n]
+            if len(images) < n:
+                raise PipelineError(f"the test split has {len(images)} images, fewer than the "
+                                    f"{n} vectors asked for")
+        else:
+            rng = np.random.default_rng(0)
+            images = rng.integers(0, 256, (n, *model.input_shape), dtype=np.uint8)
+            labels = np.full(n, -1, np.int64)
+        tmp = paths.vectors.with_suffix(".tmp.npz")
+        np.savez(tmp, images=images, labels=labels)
+        os.replace(tmp, paths.vectors)
+
+    inputs = [ir_path, ir_path.with_name(ir_path.name.removesuffix(".json") + ".npz")]
+    if cfg is not None:
+        inputs.append(paths.checkpoint)
+    run_stage(Stage("vectors", paths.root, inputs, {"n": n, "random": cfg is None},
+                    [paths.vectors]), make)
+
+
+def _ir_inputs(ir_path: Path) -> list[Path]:
+    return [ir_path, ir_path.with_name(ir_path.name.removesuffix(".json") + ".npz")]
+
+
+def _export(ir_path: Path, paths: Paths) -> None:
+    def export() -> None:
+        from .export import export_all
+        model = ir.Model.load(ir_path)
+        with np.load(paths.vectors) as z:
+            images = z["images"]
+        export_all(model, paths.root, _export_images(paths, images))
+
+    run_stage(Stage("export", paths.root, [*_ir_inputs(ir_path), paths.vectors, PKG / "export"],
+                    {}, [paths.root / "model.onnx", paths.root / "model.tflite",
+                         paths.root / "export.json"]), export)
+
+
+def _export_images(paths: Paths, vectors: np.ndarray) -> np.ndarray:
+    """Cross-check the exports on the cached test split when there is one (1000 images)."""
+    cache = paths.root / "data" / "dataset.npz"
+    if cache.is_file():
+        with np.load(cache) as z:
+            return z["test_images"][:1000]
+    return vectors
+
+
+def _render_build_emulate(board, ir_path: Path, paths: Paths, args) -> None:
+    from . import build, emulate, reference, render, verify
+    board_file = ROOT / "boards" / f"{board.name}.yaml"
+
+    def do_render() -> None:
+        model = ir.Model.load(ir_path)
+        with np.load(paths.vectors) as z:
+            images = z["images"]
+        logits = reference.run(model, images).logits
+        render.render(model, board.name, paths.src, images, logits, args.variant)
+
+    run_stage(Stage("render", paths.board, [*_ir_inputs(ir_path), paths.vectors, board_file,
+                                            ROOT / "firmware_templates", PKG / "render.py"],
+                    {"variant": args.variant}, [paths.src]), do_render)
+
+    elf = paths.board / "firmware.elf"
+
+    def do_build() -> None:
+        sources = sorted(paths.src.glob("*.c"))
+        build.build_firmware(board, sources, [paths.src], paths.board)
+
+    run_stage(Stage("build", paths.board, [paths.src, board_file, PKG / "build.py"], {},
+                    [elf, paths.board / "size.json"]), do_build)
+
+    emulation = paths.board / "emulation.json"
+    if board.qemu is None:
+        if emulation.exists():
+            emulation.unlink()
+        print(f"[emulate] {board.name} is a hardware-only board: built and size-checked, not run")
+        return
+
+    def do_emulate() -> None:
+        model = ir.Model.load(ir_path)
+        with np.load(paths.vectors) as z:
+            images, labels = z["images"], z["labels"]
+        result = emulate.run_firmware(board, elf, timeout_s=args.timeout)
+        (paths.board / "qemu.log").write_text(result.output)
+        checked = verify.verify(result.records, model, images)
+        doc = checked.to_json()
+        doc["exit_code"] = result.exit_code
+        if (labels >= 0).all():
+            doc["accuracy"] = float(np.mean(np.asarray(checked.classes) == labels))
+        if checked.mismatches or result.exit_code != 0:
+            raise FirmwareMismatchError(
+                f"{board.name}: {checked.mismatches} of {checked.vectors} vectors differ from the "
+                f"oracle (logits: {checked.logit_mismatches[:10]}, layer outputs (vector, layer): "
+                f"{checked.layer_mismatches[:10]}), firmware exit code {result.exit_code}; "
+                f"see {paths.board / 'qemu.log'}")
+        _write_json(emulation, doc)
+
+    run_stage(Stage("emulate", paths.board, [elf, paths.vectors, *_ir_inputs(ir_path)],
+                    {"timeout": args.timeout}, [emulation]), do_emulate)
+
+
+def _write_json(path: Path, doc: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(doc, indent=1, default=_json_default))
+    os.replace(tmp, path)
+
+
+def _json_default(v):
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    if isinstance(v, Path):
+        return str(v)
+    raise TypeError(type(v))

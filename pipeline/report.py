@@ -1,0 +1,243 @@
+"""Report stage: everything a user reads after a deploy, in ``<board>/report.json`` and
+``report.md`` with PNG plots.
+
+It only gathers what earlier stages wrote (IR, evaluation.json, export.json, size.json,
+emulation.json, training plots) and never recomputes a result; a missing stage output is
+reported as missing, not guessed.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from . import ir
+from .errors import PipelineError
+
+PLOT_DPI = 110
+
+
+def _read_json(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def layer_table(model: ir.Model, emulation: dict | None) -> list[dict]:
+    counts = {}
+    unit = "instructions"
+    if emulation:
+        unit = emulation.get("count_unit", unit)
+        counts = {row["index"]: row.get(unit) for row in emulation.get("layers", [])}
+    rows = []
+    for i, layer in enumerate(model.layers):
+        bits = ir.layer_bits(layer)
+        macs = getattr(layer, "macs", 0)
+        row = {"name": layer.name, "kind": layer.kind,
+               "in_shape": list(layer.in_shape), "out_shape": list(layer.out_shape),
+               "bits": bits["weights"] + bits["params"], "weight_bits": bits["weights"],
+               "macs": macs, unit: counts.get(i)}
+        if counts.get(i) and macs:
+            row["macs_per_" + unit.rstrip("s")] = round(macs / counts[i], 3)
+        rows.append(row)
+    return rows
+
+
+def build_report(board, model: ir.Model, root: Path, board_dir: Path) -> dict:
+    size = _read_json(board_dir / "size.json")
+    if size is None:
+        raise PipelineError(f"{board_dir / 'size.json'} is missing: the build stage did not "
+                            "finish; run `make deploy` again")
+    emulation = _read_json(board_dir / "emulation.json")
+    evaluation = _read_json(root / "evaluation.json")
+    export = _read_json(root / "export.json")
+    stack_used = emulation.get("stack_used") if emulation else None
+    static_ram = sum(s["ram"] for s in size["sections"] if s["name"] != ".stack")
+    unit = (emulation or {}).get("count_unit", "instructions")
+    accuracy = {
+        "torch": (evaluation or {}).get("torch_accuracy",
+                                        model.metadata.get("torch_test_accuracy")),
+        "oracle": (evaluation or {}).get("oracle_accuracy"),
+        "test_images": (evaluation or {}).get("test_images"),
+        "onnx": _export_accuracy(export, "onnx"),
+        "tflite_lce": _export_accuracy(export, "tflite"),
+        "firmware": (emulation or {}).get("accuracy"),
+        "firmware_vectors": (emulation or {}).get("vectors"),
+    }
+    return {
+        "board": board.name,
+        "cpu": board.cpu,
+        "emulated": emulation is not None,
+        "ir_sha256": model.sha256(),
+        "model_bits": model.bits(),
+        "budget_bits": ir.BIT_BUDGET_DEFAULT,
+        "flash_bytes": size["flash_bytes"],
+        "flash_budget": size["budget"]["flash"],
+        # static data + bss (arena included) + the stack's measured high-water mark (painting)
+        "ram_bytes": static_ram + (stack_used or 0),
+        "ram_static_bytes": static_ram,
+        "ram_stack_used_bytes": stack_used,
+        "ram_stack_method": "stack painting, high-water mark measured in QEMU"
+        if stack_used is not None else "not measured (board not emulated)",
+        "ram_budget": size["budget"]["ram"],
+        "ram_reserved_bytes": size["ram_bytes"],
+        "sections": size["sections"],
+        "vectors": (emulation or {}).get("vectors", 0),
+        "mismatches": (emulation or {}).get("mismatches"),
+        "count_unit": unit,
+        f"{unit}_per_inference": (emulation or {}).get("inference"),
+        "instructions_per_inference": (emulation or {}).get("inference")
+        if unit == "instructions" else None,
+        "layers": layer_table(model, emulation),
+        "accuracy": accuracy,
+        "gamma_accuracy": (evaluation or {}).get("gamma_accuracy"),
+        "export": export,
+    }
+
+
+def _export_accuracy(export: dict | None, key: str):
+    if not export:
+        return None
+    entry = export.get(key) or {}
+    return entry.get("accuracy", entry.get("agreement"))
+
+
+def _fmt(v, pct: bool = False) -> str:
+    if v is None:
+        return "n/a"
+    if pct and isinstance(v, float):
+        return f"{100 * v:.2f} %"
+    return f"{v:,}" if isinstance(v, int) else str(v)
+
+
+def render_markdown(rep: dict, plots: list[Path]) -> str:
+    unit = rep["count_unit"]
+    lines = [f"# Deploy report: {rep['board']} ({rep['cpu']})", ""]
+    status = "not run (hardware-only board: built and size-checked)" if not rep["emulated"] \
+        else f"{rep['vectors']} vectors, {rep['mismatches']} mismatches against the oracle"
+    lines += [f"- firmware: {status}",
+              f"- model: {_fmt(rep['model_bits'])} bits of {_fmt(rep['budget_bits'])} budget "
+              f"({100 * rep['model_bits'] / rep['budget_bits']:.1f} %)",
+              f"- flash: {_fmt(rep['flash_bytes'])} of {_fmt(rep['flash_budget'])} bytes",
+              f"- RAM: {_fmt(rep['ram_bytes'])} of {_fmt(rep['ram_budget'])} bytes "
+              f"(static {_fmt(rep['ram_static_bytes'])} + stack used "
+              f"{_fmt(rep['ram_stack_used_bytes'])}; {rep['ram_stack_method']})",
+              f"- {unit} per inference: {_fmt(rep.get(unit + '_per_inference'))}"
+              + (" (QEMU counts instructions, not cycles)" if unit == "instructions" else ""),
+              f"- IR sha256: `{rep['ir_sha256']}`", ""]
+    acc = rep["accuracy"]
+    lines += ["## Accuracy at every stage", "", "| stage | accuracy |", "|---|---|",
+              f"| torch (eval, integer logits) | {_fmt(acc['torch'], True)} |",
+              f"| oracle (numpy IR interpreter), {_fmt(acc['test_images'])} test images "
+              f"| {_fmt(acc['oracle'], True)} |",
+              f"| ONNX Runtime | {_fmt(acc['onnx'], True)} |",
+              f"| TFLite (LCE interpreter) | {_fmt(acc['tflite_lce'], True)} |",
+              f"| firmware, {_fmt(acc['firmware_vectors'])} vectors | "
+              f"{_fmt(acc['firmware'], True)} |", ""]
+    if rep.get("gamma_accuracy"):
+        lines += ["Oracle accuracy on exposure-shifted test images (gamma): " +
+                  ", ".join(f"{g}: {100 * a:.2f} %" for g, a in rep["gamma_accuracy"].items()),
+                  ""]
+    lines += ["## Layers", "", f"| layer | kind | in | out | bits | MACs | {unit} |",
+              "|---|---|---|---|---|---|---|"]
+    for r in rep["layers"]:
+        lines.append(f"| {r['name']} | {r['kind']} | {'x'.join(map(str, r['in_shape']))} | "
+                     f"{'x'.join(map(str, r['out_shape']))} | {_fmt(r['bits'])} | "
+                     f"{_fmt(r['macs'])} | {_fmt(r.get(unit))} |")
+    lines += ["", "## Memory by section", "", "| section | flash bytes | RAM bytes |",
+              "|---|---|---|"]
+    for s in rep["sections"]:
+        lines.append(f"| {s['name']} | {_fmt(s['flash'])} | {_fmt(s['ram'])} |")
+    if rep.get("export"):
+        lines += ["", "## Exports", "", "```json", json.dumps(rep["export"], indent=1)[:4000],
+                  "```"]
+    if plots:
+        lines += ["", "## Plots", ""] + [f"![{p.stem}]({p.as_posix()})" for p in plots]
+    return "\n".join(lines) + "\n"
+
+
+def write_plots(rep: dict, model: ir.Model, root: Path, board_dir: Path) -> list[Path]:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = board_dir / "plots"
+    out.mkdir(parents=True, exist_ok=True)
+    made = []
+    unit = rep["count_unit"]
+    counted = [r for r in rep["layers"] if r.get(unit)]
+    if counted:
+        fig, ax = plt.subplots(figsize=(7, 3.2))
+        ax.bar([r["name"] for r in counted], [r[unit] for r in counted], color="#4477aa")
+        ax.set_ylabel(unit)
+        ax.set_title(f"{unit} per layer, {rep['board']}")
+        ax.tick_params(axis="x", rotation=30)
+        made.append(_save(fig, out / "instructions_per_layer.png"))
+    fig, ax = plt.subplots(figsize=(5, 3))
+    used = [rep["flash_bytes"], rep["ram_bytes"]]
+    budget = [rep["flash_budget"], rep["ram_budget"]]
+    ax.bar(["flash", "RAM"], budget, color="#dddddd", label="budget")
+    ax.bar(["flash", "RAM"], used, color="#228833", label="used")
+    ax.set_ylabel("bytes")
+    ax.set_title(f"memory vs budget, {rep['board']}")
+    ax.legend()
+    made.append(_save(fig, out / "memory.png"))
+    thermo = model.layers[0]
+    if isinstance(thermo, ir.Thermometer) and thermo.mode == "thresholds":
+        fig, ax = plt.subplots(figsize=(5, 3.4))
+        m = thermo.planes
+        uniform = np.round((np.arange(m) + 1) * 256 / (m + 1))
+        for c in range(thermo.in_shape[2]):
+            ax.step(np.arange(m + 1), np.concatenate([[0], thermo.thresholds[c]]), where="post",
+                    label=f"learned, channel {c}")
+        ax.step(np.arange(m + 1), np.concatenate([[0], uniform]), where="post", ls="--",
+                color="gray", label="uniform")
+        ax.set_xlabel("planes at +1 (encoded level)")
+        ax.set_ylabel("pixel code threshold")
+        ax.set_title(f"tone curve ({thermo.encoding})")
+        ax.legend(fontsize=7)
+        made.append(_save(fig, out / "tone_curve.png"))
+    for png in sorted((root / "plots").glob("*.png")):  # training curves from the train stage
+        made.append(Path(os.path.relpath(png, board_dir)))
+    return [p if not p.is_absolute() else p.relative_to(board_dir) for p in made]
+
+
+def _save(fig, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+    fig.tight_layout()
+    fig.savefig(path, dpi=PLOT_DPI)
+    plt.close(fig)
+    return path
+
+
+def write_report(board, ir_path: Path, paths, config_path=None) -> Path:
+    """Write report.json, report.md and plots into the board folder; return report.md."""
+    model = ir.Model.load(ir_path)
+    rep = build_report(board, model, paths.root, paths.board)
+    plots = write_plots(rep, model, paths.root, paths.board)
+    rep["plots"] = [p.as_posix() for p in plots]
+    md = paths.board / "report.md"
+    for path, text in ((paths.board / "report.json", json.dumps(rep, indent=1)),
+                       (md, render_markdown(rep, plots))):
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    return md
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--board", required=True)
+    parser.add_argument("--config", type=Path, default=Path("configs/fashion_glt.yaml"))
+    parser.add_argument("--build-dir", type=Path, default=Path("build"))
+
+
+def run(args: argparse.Namespace) -> int:
+    from . import boards
+    from .config import load_config
+    from .deploy import Paths
+    board = boards.load_board(args.board)
+    name = load_config(args.config).name
+    paths = Paths(args.build_dir / name, args.build_dir / name / board.name)
+    print(write_report(board, paths.ir, paths))
+    return 0
