@@ -21,6 +21,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "lower": ("pipeline.lower", "checkpoint -> integer IR (model.ir.json + .npz)"),
     "ir": ("pipeline.ir_cli", "inspect an IR file (`ir show`)"),
     "export": ("pipeline.export", "IR -> ONNX and TFLite (LCE), each checked against the oracle"),
+    "insensor": ("pipeline.insensor", "learned thresholds -> comparator/DAC codes (JSON + C)"),
     "render": ("pipeline.render", "IR + board -> C firmware sources"),
     "build": ("pipeline.build", "compile rendered firmware for a board, check size budget"),
     "emulate": ("pipeline.emulate", "run firmware under QEMU and check it against the oracle"),

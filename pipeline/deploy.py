@@ -105,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
         _train_and_lower(cfg, args.config, paths)
     _make_vectors(cfg, ir_path, paths, vectors)
     _export(ir_path, paths)
+    _insensor(ir_path, paths)
     _render_build_emulate(board, ir_path, paths, args)
     from . import report
     out = report.write_report(board=board, ir_path=ir_path, paths=paths,
@@ -178,6 +179,13 @@ def _export(ir_path: Path, paths: Paths) -> None:
     run_stage(Stage("export", paths.root, [*_ir_inputs(ir_path), paths.vectors, PKG / "export"],
                     {}, [paths.root / "model.onnx", paths.root / "model.tflite",
                          paths.root / "export.json"]), export)
+
+
+def _insensor(ir_path: Path, paths: Paths) -> None:
+    from .insensor import write_insensor
+    run_stage(Stage("insensor", paths.root, [*_ir_inputs(ir_path), PKG / "insensor.py"], {},
+                    [paths.root / "insensor.json", paths.root / "insensor.h"]),
+              lambda: write_insensor(ir.Model.load(ir_path), paths.root))
 
 
 def _export_images(paths: Paths, vectors: np.ndarray) -> np.ndarray:

@@ -52,6 +52,7 @@ def build_report(board, model: ir.Model, root: Path, board_dir: Path) -> dict:
     emulation = _read_json(board_dir / "emulation.json")
     evaluation = _read_json(root / "evaluation.json")
     export = _read_json(root / "export.json")
+    insensor = _read_json(root / "insensor.json")
     stack_used = emulation.get("stack_used") if emulation else None
     static_ram = sum(s["ram"] for s in size["sections"] if s["name"] != ".stack")
     unit = (emulation or {}).get("count_unit", "instructions")
@@ -93,6 +94,9 @@ def build_report(board, model: ir.Model, root: Path, board_dir: Path) -> dict:
         "accuracy": accuracy,
         "gamma_accuracy": (evaluation or {}).get("gamma_accuracy"),
         "export": export,
+        "insensor": None if insensor is None else {
+            k: insensor.get(k) for k in ("encoding", "dac_bits", "exact",
+                                         "max_abs_error_pixel_codes", "note")},
     }
 
 
@@ -149,6 +153,12 @@ def render_markdown(rep: dict, plots: list[Path]) -> str:
               "|---|---|---|"]
     for s in rep["sections"]:
         lines.append(f"| {s['name']} | {_fmt(s['flash'])} | {_fmt(s['ram'])} |")
+    if rep.get("insensor"):
+        ins = rep["insensor"]
+        lines += ["", "## In-sensor thresholds", "",
+                  f"`insensor.json` / `insensor.h` (beside the IR): {ins['encoding']} thresholds as "
+                  f"{ins['dac_bits']}-bit DAC / ramp codes; exact: {ins.get('exact', 'n/a')}"
+                  + (f" ({ins['note']})" if ins.get("note") else "")]
     if rep.get("export"):
         lines += ["", "## Exports", "", "```json", json.dumps(rep["export"], indent=1)[:4000],
                   "```"]
