@@ -18,7 +18,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
@@ -26,7 +26,7 @@ import jinja2
 from elftools.elf.constants import SH_FLAGS
 from elftools.elf.elffile import ELFFile
 
-from .boards import Board, load_board
+from .boards import Board, MemoryRegion, load_board
 from .errors import PipelineError
 from .toolchain import arm_tool
 
@@ -188,6 +188,34 @@ def _link_overflow(board: Board, error: BuildError) -> BudgetExceededError | Non
         + "\nshrink the model or pick a board with a larger budget")
 
 
+MEASURE_REGION_BYTES = 64 << 20
+
+
+def _measure_overflow(board: Board, cmd: list[str], work: Path) -> BudgetExceededError | None:
+    """The image overflows the memory map itself: link it again into oversized regions only to
+    measure it, so the error shows the same section table as any other budget failure."""
+    big = replace(board, flash=MemoryRegion(board.flash.origin, MEASURE_REGION_BYTES),
+                  ram=MemoryRegion(board.ram.origin, MEASURE_REGION_BYTES))
+    measure = work / "measure"
+    measure.mkdir()
+    (measure / "linker.ld").write_text(render_linker_script(big))
+    relink = [str(measure / "linker.ld") if a == f"-T{work / 'linker.ld'}" else a for a in cmd]
+    relink = [f"-T{a}" if a == str(measure / "linker.ld") else a for a in relink]
+    relink = [str(measure / "firmware.elf") if a == str(work / "firmware.elf") else a
+              for a in relink]
+    relink = [a for a in relink if not a.startswith("-Wl,-Map=")]
+    try:
+        _run(relink, "arm-none-eabi-gcc (measuring an oversized image)")
+    except BuildError:
+        return None
+    bin_path = measure / "firmware.bin"
+    _run([arm_tool("objcopy"), "-O", "binary", str(measure / "firmware.elf"), str(bin_path)],
+         "objcopy")
+    report = size_report(big, measure / "firmware.elf", bin_path.stat().st_size)
+    report["budget"] = {"flash": board.budget.flash, "ram": board.budget.ram}
+    return BudgetExceededError(_over_budget_message(board, report))
+
+
 def _remove_stale(out_dir: Path) -> None:
     for name in ARTIFACTS:
         (out_dir / name).unlink(missing_ok=True)
@@ -214,7 +242,10 @@ def build_firmware(board: Board, sources: Iterable[Path | str],
         try:
             _run(cmd, "arm-none-eabi-gcc")
         except BuildError as exc:
-            raise (_link_overflow(board, exc) or exc) from None
+            overflow = _link_overflow(board, exc)
+            if overflow is None:
+                raise
+            raise _measure_overflow(board, cmd, work) or overflow from None
         elf = work / "firmware.elf"
         objcopy = arm_tool("objcopy")
         _run([objcopy, "-O", "binary", str(elf), str(work / "firmware.bin")], "objcopy")
