@@ -91,10 +91,11 @@ bnn_status bnn_bconv2d_ref(const bnn_bconv2d_params *p, const uint32_t *in, uint
     return BNN_OK;
 }
 
-/* Copy the receptive field of output pixel (oy, ox) in group g into col[kh][kw][wg],
- * writing 0 (+1) for padded taps, so that the dot is one contiguous XOR-popcount. */
-static void gather_column(const bnn_bconv2d_params *p, const uint32_t *in, int32_t oy,
-                          int32_t ox, int32_t g, int32_t wg, uint32_t *col)
+/* Copy the receptive field of output pixel (oy, ox) in group g into col[kh][kw][wg], word i
+ * at col[i * stride], writing 0 (+1) for padded taps, so that the dot is one XOR-popcount over
+ * the column (stride 1: contiguous; the Helium kernel interleaves 4 pixels with stride 4). */
+void bnn_conv_gather_column(const bnn_bconv2d_params *p, const uint32_t *in, int32_t oy,
+                            int32_t ox, int32_t g, int32_t wg, uint32_t *col, int32_t stride)
 {
     int32_t wpp_in = p->groups * wg;
     int32_t iy0 = oy * p->stride - p->padding, ix0 = ox * p->stride - p->padding;
@@ -105,12 +106,12 @@ static void gather_column(const bnn_bconv2d_params *p, const uint32_t *in, int32
         for (ky = 0; ky < p->kernel_h; ky++) {
             const uint32_t *src = in + ((iy0 + ky) * p->in_w + ix0) * wpp_in + g * wg;
             if (p->groups == 1) {
-                for (i = 0; i < row_words; i++)
-                    *col++ = src[i];
+                for (i = 0; i < row_words; i++, col += stride)
+                    *col = src[i];
             } else {
                 for (kx = 0; kx < p->kernel_w; kx++, src += wpp_in)
-                    for (i = 0; i < wg; i++)
-                        *col++ = src[i];
+                    for (i = 0; i < wg; i++, col += stride)
+                        *col = src[i];
             }
         }
         return;
@@ -119,100 +120,149 @@ static void gather_column(const bnn_bconv2d_params *p, const uint32_t *in, int32
         int32_t iy = iy0 + ky;
         for (kx = 0; kx < p->kernel_w; kx++) {
             int32_t ix = ix0 + kx;
-            if (iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w) {
-                const uint32_t *src = in + (iy * p->in_w + ix) * wpp_in + g * wg;
-                for (i = 0; i < wg; i++)
-                    *col++ = src[i];
-            } else {
-                for (i = 0; i < wg; i++)
-                    *col++ = 0u;
-            }
+            int inside = iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w;
+            const uint32_t *src = in + (inside ? (iy * p->in_w + ix) * wpp_in + g * wg : 0);
+            for (i = 0; i < wg; i++, col += stride)
+                *col = inside ? src[i] : 0u;
         }
     }
 }
 
-/* Output channels [o, end) of one conv group against the gathered column, written into the
- * output pixel. The channels are taken in runs that share one output word (same packing group,
- * same 32 bits): each bit is shifted in at the top of a register, and the run's bits are
- * OR-ed into the word once. Only bit 0 of flip survives the shift to bit 31.
- * Always inlined so that a constant n lets the compiler unroll the popcount completely. */
-static BNN_ALWAYS_INLINE void group_channels(const bnn_bconv2d_params *p, const uint32_t *col,
-                                             int32_t n, int32_t k, int32_t o, int32_t end,
-                                             int32_t opg, int32_t owg, uint32_t *pixel)
+/* The output bit of one channel from pc = popcount(x XOR w) over its receptive field:
+ * dot = k - 2 pc < threshold  <=>  pc > L = floor((k - threshold) / 2)  <=>  pc - (L + 1) >= 0.
+ * So with add = -(L + 1), the sign bit of pc + add is 1 exactly when pc <= L: that is the output
+ * bit (1 = -1) when flip is 1, its inverse when flip is 0 (the run's invert mask). L is clamped
+ * to [-1, k], which changes no result for 0 <= pc <= k and keeps the sum far from overflow.
+ * Prepared once per run of channels, the threshold costs one add per output in the hot loop. */
+static int32_t threshold_add(int32_t k, int32_t threshold)
 {
-    const uint32_t *w = p->weights + o * n;
-    const int32_t *thr = p->threshold + o;
-    const uint8_t *flip = p->flip + o;
-    while (o < end) {
-        int32_t idx = o % opg; /* position inside the output packing group */
-        int32_t shift = idx % BNN_WORD_BITS;
-        int32_t run = end - o;
-        const int32_t *run_end;
-        uint32_t bits = 0u;
-        if (run > BNN_WORD_BITS - shift)
-            run = BNN_WORD_BITS - shift;
-        if (run > opg - idx)
-            run = opg - idx;
-        for (run_end = thr + run; thr < run_end; w += n) {
-            int32_t pc = n == 18  ? bnn_xor_popcount_18(col, w)
-                         : n <= 31 ? bnn_xor_popcount_small(col, w, n)
-                                   : bnn_xor_popcount_inline(col, w, n);
-            uint32_t minus = (uint32_t)(k - 2 * pc < *thr++) ^ (uint32_t)*flip++;
-            bits = (bits >> 1) | (minus << 31);
+    int64_t d = (int64_t)k - threshold;
+    int32_t limit = d < 0 ? -1 : d > 2 * (int64_t)k ? k : (int32_t)(d / 2);
+    return -limit - 1;
+}
+
+/* The run that starts at channel o and ends at most at `end`. */
+static void channel_run(const bnn_bconv2d_params *p, int32_t k, int32_t o, int32_t end,
+                        int32_t opg, int32_t owg, bnn_channel_run *run)
+{
+    int32_t idx = o % opg; /* position inside the output packing group */
+    int32_t i, count = end - o;
+    run->shift = idx % BNN_WORD_BITS;
+    if (count > BNN_WORD_BITS - run->shift)
+        count = BNN_WORD_BITS - run->shift;
+    if (count > opg - idx)
+        count = opg - idx;
+    run->first = o;
+    run->count = count;
+    run->word = (o / opg) * owg + idx / BNN_WORD_BITS;
+    run->invert = 0u;
+    for (i = 0; i < count; i++) {
+        run->add[i] = threshold_add(k, p->threshold[o + i]);
+        run->invert |= (uint32_t)(~p->flip[o + i] & 1u) << i;
+    }
+}
+
+/* The run's output bits for one gathered column, bit i for channel first + i. Each bit is
+ * shifted in at the top of a register. Always inlined so that a constant n unrolls the
+ * popcount completely. */
+static BNN_ALWAYS_INLINE uint32_t run_bits(const uint32_t *col, const uint32_t *w, int32_t n,
+                                           const bnn_channel_run *run)
+{
+    const int32_t *add = run->add, *add_end = run->add + run->count;
+    uint32_t bits = 0u;
+    for (; add < add_end; add++, w += n) {
+        const uint32_t *c = col;
+        int32_t pc;
+#ifdef __thumb2__
+        /* else GCC hoists the pair addresses col + 8, col + 16, ... and spills them (on v6-M,
+         * without LDRD, the plain loads fare better without this) */
+        BNN_IN_REGISTER(c);
+#endif
+        pc = n == 18  ? bnn_xor_popcount_18(c, w)
+             : n <= 31 ? bnn_xor_popcount_small(c, w, n)
+                       : bnn_xor_popcount_inline(c, w, n);
+        bits = (bits >> 1) | ((uint32_t)(pc + *add) & 0x80000000u);
+    }
+    return (bits >> (BNN_WORD_BITS - run->count)) ^ run->invert;
+}
+
+/* One run of channels of group g over every output pixel. */
+static BNN_ALWAYS_INLINE void conv_run(const bnn_bconv2d_params *p, const uint32_t *in,
+                                       int32_t g, int32_t wg, int32_t n,
+                                       const bnn_channel_run *run, uint32_t *col, uint32_t *out)
+{
+    int32_t oh = bnn_bconv2d_out_h(p), ow = bnn_bconv2d_out_w(p), oy, ox;
+    int32_t wpp_out = bnn_words_per_pixel(p->out_c, p->out_pack_groups);
+    const uint32_t *w = p->weights + run->first * n;
+    uint32_t *dst = out + run->word;
+    for (oy = 0; oy < oh; oy++) {
+        for (ox = 0; ox < ow; ox++, dst += wpp_out) {
+            bnn_conv_gather_column(p, in, oy, ox, g, wg, col, 1);
+            *dst |= run_bits(col, w, n, run) << run->shift;
         }
-        pixel[(o / opg) * owg + idx / BNN_WORD_BITS] |= (bits >> (BNN_WORD_BITS - run)) << shift;
-        o += run;
     }
 }
 
 /*
- * Optimized: for each output pixel and group, gather the receptive field once into the scratch
- * column (its layout [kh][kw][Wg] equals that of one output channel's weights), then every
- * output channel of the group is a single carry-save XOR-popcount over n = kh*kw*Wg
- * contiguous words. The common 3x3 sizes (n = 9 and 18 words: up to 32 and up to 64 channels
- * per group) get their own fully unrolled copy; every other shape takes the same code with a
- * run-time n (n <= 31: bit-sliced counter; larger: blocks of 8 words).
+ * Optimized: the output channels are taken in runs that share one output word; for each run,
+ * the per-channel thresholds are first turned into one addend each (threshold_add), then for each
+ * output pixel the receptive field is gathered into the scratch column (its layout [kh][kw][Wg]
+ * equals that of one output channel's weights), so every channel is a single carry-save
+ * XOR-popcount over n = kh*kw*Wg contiguous words. The common 3x3 sizes (n = 9 and 18 words:
+ * up to 32 and up to 64 channels per group) get their own fully unrolled copy; every other shape
+ * takes the same code with a run-time n (n <= 31: bit-sliced counter; larger: blocks of 8 words).
+ * Gathering once per run instead of once per pixel repeats it out_c/32 times, about 1% of the
+ * work of a 3x3 conv. Builds with Helium (MVE) hand receptive fields of up to BNN_MVE_MAX_WORDS
+ * words to the vector code of bnn_bconv2d_mve.c instead.
  */
 bnn_status bnn_bconv2d_opt(const bnn_context *ctx, const bnn_bconv2d_params *p,
                            const uint32_t *in, uint32_t *out)
 {
-    int32_t oh, ow, oy, ox, g, i;
-    int32_t wg, n, out_per_group, opg, owg, wpp_out, k;
+    int32_t g, o, i, wg, n, out_per_group, opg, owg, k, out_words;
     uint32_t *col;
+    bnn_channel_run run;
     bnn_status st = check_bconv2d(p, in, out);
     if (st != BNN_OK)
         return st;
     if (ctx == 0 || ctx->buf == 0 || ctx->size < bnn_bconv2d_get_buffer_size(p))
         return BNN_ERR_BUFFER;
     col = (uint32_t *)ctx->buf;
-    oh = bnn_bconv2d_out_h(p);
-    ow = bnn_bconv2d_out_w(p);
     wg = bnn_words_per_group(p->in_c / p->groups);
     n = p->kernel_h * p->kernel_w * wg;
     out_per_group = p->out_c / p->groups;
     opg = p->out_c / p->out_pack_groups;
     owg = bnn_words_per_group(opg);
-    wpp_out = p->out_pack_groups * owg;
     k = p->kernel_h * p->kernel_w * (p->in_c / p->groups);
-    for (oy = 0; oy < oh; oy++) {
-        for (ox = 0; ox < ow; ox++) {
-            uint32_t *pixel = out + (oy * ow + ox) * wpp_out;
-            for (i = 0; i < wpp_out; i++)
-                pixel[i] = 0u;
-            for (g = 0; g < p->groups; g++) {
-                int32_t first = g * out_per_group;
-                gather_column(p, in, oy, ox, g, wg, col);
-                switch (n) {
-                case 9:
-                    group_channels(p, col, 9, k, first, first + out_per_group, opg, owg, pixel);
-                    break;
-                case 18:
-                    group_channels(p, col, 18, k, first, first + out_per_group, opg, owg, pixel);
-                    break;
-                default:
-                    group_channels(p, col, n, k, first, first + out_per_group, opg, owg, pixel);
-                    break;
-                }
+    out_words = bnn_bconv2d_out_h(p) * bnn_bconv2d_out_w(p) *
+                bnn_words_per_pixel(p->out_c, p->out_pack_groups);
+    for (i = 0; i < out_words; i++)
+        out[i] = 0u;
+    for (g = 0; g < p->groups; g++) {
+        int32_t end = (g + 1) * out_per_group;
+        o = g * out_per_group;
+        while (o < end) {
+#ifdef BNN_HAVE_MVE
+            if (n <= BNN_MVE_MAX_WORDS) { /* 4 output pixels per vector */
+                bnn_channel_run runs[BNN_MVE_RUNS];
+                int32_t r;
+                for (r = 0; r < BNN_MVE_RUNS && o < end; o += runs[r++].count)
+                    channel_run(p, k, o, end, opg, owg, &runs[r]);
+                bnn_conv_runs_mve(p, in, g, wg, n, runs, r, out);
+                continue;
+            }
+#endif
+            channel_run(p, k, o, end, opg, owg, &run);
+            o += run.count;
+            switch (n) {
+            case 9:
+                conv_run(p, in, g, wg, 9, &run, col, out);
+                break;
+            case 18:
+                conv_run(p, in, g, wg, 18, &run, col, out);
+                break;
+            default:
+                conv_run(p, in, g, wg, n, &run, col, out);
+                break;
             }
         }
     }

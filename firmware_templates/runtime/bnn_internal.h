@@ -171,6 +171,29 @@ static inline int32_t bnn_counter_total(const bnn_counter *c)
                                   (bnn_nibbles_to_bytes(high, m4) << 4));
 }
 
+/* Two consecutive words p[i], p[i + 1] (i a constant) in one LDRD where the core has it
+ * (Thumb-2: Cortex-M3 and up). GCC's Cortex-M tuning never pairs loads by itself, and the
+ * unrolled popcounts below spend a third of their instructions on loads. The asm's operand is
+ * the memory itself ("o": base register plus a small constant offset, which LDRD encodes; the
+ * may_alias type keeps it ordered after stores to that memory as uint32_t). */
+#if defined(__GNUC__) && defined(__thumb2__)
+typedef uint64_t bnn_word_pair __attribute__((may_alias));
+#define BNN_LOAD_PAIR(p, i, lo, hi)                                                            \
+    __asm__("ldrd %0, %1, %2" : "=r"(lo), "=r"(hi) : "o"(*(const bnn_word_pair *)((p) + (i))))
+#else
+#define BNN_LOAD_PAIR(p, i, lo, hi) ((lo) = (p)[i], (hi) = (p)[(i) + 1])
+#endif
+
+/* y0 = a[i] ^ b[i], y1 = a[i + 1] ^ b[i + 1] with two pair loads. */
+#define BNN_XOR_PAIR(a, b, i, y0, y1)                                                          \
+    do {                                                                                       \
+        uint32_t a0_, a1_, b0_, b1_;                                                           \
+        BNN_LOAD_PAIR(a, i, a0_, a1_);                                                         \
+        BNN_LOAD_PAIR(b, i, b0_, b1_);                                                         \
+        (y0) = a0_ ^ b0_;                                                                      \
+        (y1) = a1_ ^ b1_;                                                                      \
+    } while (0)
+
 /*
  * sum over i < n of popcount(a[i] ^ b[i]) for n <= 31 words (the receptive field of a 3x3
  * conv with up to 96 channels per group): an exact bit-sliced counter, fed 16 words at a time
@@ -203,8 +226,9 @@ static BNN_ALWAYS_INLINE int32_t bnn_xor_popcount_small(const uint32_t *a, const
         n -= 16;
     }
     for (; n >= 2; n -= 2, a += 2, b += 2) {
-        uint32_t t;
-        bnn_csa(&t, &c.ones, c.ones, a[0] ^ b[0], a[1] ^ b[1]);
+        uint32_t t, y0, y1;
+        BNN_XOR_PAIR(a, b, 0, y0, y1);
+        bnn_csa(&t, &c.ones, c.ones, y0, y1);
         bnn_counter_add_twos(&c, t);
     }
     if (n) { /* a last odd word: half adder into the ones */
@@ -216,39 +240,96 @@ static BNN_ALWAYS_INLINE int32_t bnn_xor_popcount_small(const uint32_t *a, const
     return bnn_counter_total(&c);
 }
 
+/* Weighted popcount of five counter words of weights 1, 2, 4, 8 and 8: nibble counts (<= 4)
+ * combined two by two while a nibble stays <= 15, then bytes (<= 24 + 4*24 + 8*8 = 184 < 256)
+ * and one byte sum. */
+static inline int32_t bnn_count_12488(uint32_t ones, uint32_t twos, uint32_t fours,
+                                      uint32_t eights_a, uint32_t eights_b)
+{
+    uint32_t m1 = 0x55555555u, m2 = 0x33333333u, m4 = 0x0F0F0F0Fu;
+    uint32_t low, mid, high;
+    BNN_IN_REGISTER(m1);
+    BNN_IN_REGISTER(m2);
+    BNN_IN_REGISTER(m4);
+    low = bnn_nibble_counts(ones, m1, m2) + (bnn_nibble_counts(twos, m1, m2) << 1);
+    mid = bnn_nibble_counts(fours, m1, m2) + (bnn_nibble_counts(eights_a, m1, m2) << 1);
+    high = bnn_nibble_counts(eights_b, m1, m2);
+    return (int32_t)bnn_sum_bytes(bnn_nibbles_to_bytes(low, m4) +
+                                  (bnn_nibbles_to_bytes(mid, m4) << 2) +
+                                  (bnn_nibbles_to_bytes(high, m4) << 3));
+}
+
 /*
  * The same sum for exactly 18 words: a 3x3 receptive field of 33-64 channels per group, the
- * most common conv of these networks. A hand-ordered adder network with the fewest adders for
- * 18 inputs (13 full adders, 3 half adders; bnn_xor_popcount_small needs 12 + 7 more ops):
- * ones-chain 8 FA + 1 HA -> 9 carries; twos-chain 4 FA -> 4; fours 1 FA + 1 HA -> 2; 1 HA.
+ * most common conv of these networks. The words come in pairs (one LDRD each from a and b);
+ * the adder network has the fewest adders for 18 inputs (13 full, 2 half adders):
+ * ones chain 1 HA + 8 FA -> 9 carries; twos chain 4 FA -> 4; fours 1 FA + 1 HA -> two words of
+ * weight 8, counted as they are (a last half adder would not save a count).
+ * The order keeps at most six partial sums alive (Cortex-M has 13 free registers).
  */
 static BNN_ALWAYS_INLINE int32_t bnn_xor_popcount_18(const uint32_t *a, const uint32_t *b)
 {
-    bnn_counter c;
-    uint32_t t0, t1, t2, f0, f1, f2, f3, e0, e1;
-#define BNN_X(i) (a[i] ^ b[i])
-    bnn_csa(&t0, &c.ones, BNN_X(0), BNN_X(1), BNN_X(2));
-    bnn_csa(&t1, &c.ones, c.ones, BNN_X(3), BNN_X(4));
-    bnn_csa(&t2, &c.ones, c.ones, BNN_X(5), BNN_X(6));
-    bnn_csa(&f0, &c.twos, t0, t1, t2);
-    bnn_csa(&t0, &c.ones, c.ones, BNN_X(7), BNN_X(8));
-    bnn_csa(&t1, &c.ones, c.ones, BNN_X(9), BNN_X(10));
-    bnn_csa(&f1, &c.twos, c.twos, t0, t1);
-    bnn_csa(&t0, &c.ones, c.ones, BNN_X(11), BNN_X(12));
-    bnn_csa(&t1, &c.ones, c.ones, BNN_X(13), BNN_X(14));
-    bnn_csa(&f2, &c.twos, c.twos, t0, t1);
-    bnn_csa(&e0, &c.fours, f0, f1, f2);
-    bnn_csa(&t0, &c.ones, c.ones, BNN_X(15), BNN_X(16));
-    t1 = c.ones & BNN_X(17); /* half adder */
-    c.ones ^= BNN_X(17);
-    bnn_csa(&f3, &c.twos, c.twos, t0, t1);
-    e1 = c.fours & f3; /* half adder */
-    c.fours ^= f3;
-    c.sixteens = e0 & e1; /* half adder */
-    c.eights = e0 ^ e1;
-#undef BNN_X
-    return bnn_counter_total(&c);
+    uint32_t ones, twos, fours, eights_a, eights_b, y0, y1, c0, c1, c2, f0, f1, f2;
+    BNN_XOR_PAIR(a, b, 0, y0, y1);
+    c0 = y0 & y1; /* half adder */
+    ones = y0 ^ y1;
+    BNN_XOR_PAIR(a, b, 2, y0, y1);
+    bnn_csa(&c1, &ones, ones, y0, y1);
+    BNN_XOR_PAIR(a, b, 4, y0, y1);
+    bnn_csa(&c2, &ones, ones, y0, y1);
+    bnn_csa(&f0, &twos, c0, c1, c2);
+    BNN_XOR_PAIR(a, b, 6, y0, y1);
+    bnn_csa(&c0, &ones, ones, y0, y1);
+    BNN_XOR_PAIR(a, b, 8, y0, y1);
+    bnn_csa(&c1, &ones, ones, y0, y1);
+    bnn_csa(&f1, &twos, twos, c0, c1);
+    BNN_XOR_PAIR(a, b, 10, y0, y1);
+    bnn_csa(&c0, &ones, ones, y0, y1);
+    BNN_XOR_PAIR(a, b, 12, y0, y1);
+    bnn_csa(&c1, &ones, ones, y0, y1);
+    bnn_csa(&f2, &twos, twos, c0, c1);
+    bnn_csa(&eights_a, &fours, f0, f1, f2);
+    BNN_XOR_PAIR(a, b, 14, y0, y1);
+    bnn_csa(&c0, &ones, ones, y0, y1);
+    BNN_XOR_PAIR(a, b, 16, y0, y1);
+    bnn_csa(&c1, &ones, ones, y0, y1);
+    bnn_csa(&f0, &twos, twos, c0, c1);
+    eights_b = fours & f0; /* half adder */
+    fours ^= f0;
+    return bnn_count_12488(ones, twos, fours, eights_a, eights_b);
 }
+
+/* ---- shared by bnn_bconv2d.c and its Helium version bnn_bconv2d_mve.c ---- */
+
+/* Up to 32 output channels of one conv group that share one output word (same packing group,
+ * same 32 bits). Channel first + i outputs bit i of the run:
+ *     sign bit of (pc + add[i]) XOR bit i of invert,   pc = popcount(x XOR w)
+ * over its receptive field (see channel_run() in bnn_bconv2d.c). */
+typedef struct {
+    int32_t first, count; /* channels [first, first + count) */
+    int32_t word, shift;  /* their bits: word `word` of an output pixel, from bit `shift` up */
+    uint32_t invert;
+    int32_t add[BNN_WORD_BITS];
+} bnn_channel_run;
+
+/* Receptive field of output pixel (oy, ox) in conv group g, word i at col[i * stride]. */
+void bnn_conv_gather_column(const bnn_bconv2d_params *p, const uint32_t *in, int32_t oy,
+                            int32_t ox, int32_t g, int32_t wg, uint32_t *col, int32_t stride);
+
+/* Helium (MVE) integer vectors: Cortex-M55/M85 built with the MVE extension. */
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+#define BNN_HAVE_MVE 1
+/* Receptive fields of at most this many words take the vector path (its column of 4 pixels
+ * lives on the stack: 16 bytes per word). */
+#define BNN_MVE_MAX_WORDS 36
+/* Runs of channels handed to the vector code at once: each block of 4 pixels is gathered once
+ * for all of them. */
+#define BNN_MVE_RUNS 2
+/* Runs runs[0..count) of group g over every output pixel, n = kh*kw*Wg <= BNN_MVE_MAX_WORDS
+ * words per receptive field; ORs their bits into out (bnn_bconv2d_mve.c). */
+void bnn_conv_runs_mve(const bnn_bconv2d_params *p, const uint32_t *in, int32_t g, int32_t wg,
+                       int32_t n, const bnn_channel_run *runs, int32_t count, uint32_t *out);
+#endif
 
 /* Shape checks shared by the kernels. */
 static inline int bnn_splits(int32_t channels, int32_t groups)

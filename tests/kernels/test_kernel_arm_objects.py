@@ -11,7 +11,11 @@ from kernel_harness import RUNTIME, runtime_sources
 
 FUNCTION = re.compile(r"^[0-9a-f]+ <([A-Za-z_][A-Za-z0-9_.]*)>:$")
 TARGETS = [("cortex-m4", "-O2"), ("cortex-m4", "-O3"), ("cortex-m4", "-Os"),
-           ("cortex-m0", "-O2"), ("cortex-m7", "-O2"), ("cortex-m55", "-O2")]
+           ("cortex-m0", "-O2"), ("cortex-m7", "-O2"), ("cortex-m55", "-O2"),
+           ("cortex-m55+mve", "-O2"), ("cortex-m55+mve", "-O3")]
+# "+mve": the hard-float build of the mps3-an547 board, which enables Helium (MVE) and with it
+# the vector conv path of bnn_bconv2d_mve.c
+CPU_FLAGS = {"cortex-m55+mve": ["-mcpu=cortex-m55", "-mfloat-abi=hard", "-mfpu=auto"]}
 
 
 def tool(name):
@@ -39,7 +43,8 @@ def test_only_reference_kernels_call_popcountsi2(tmp_path, cpu, opt):
     functions = {}
     for src in runtime_sources():
         obj = tmp_path / (src.stem + ".o")
-        subprocess.run([gcc, "-std=c99", "-Wall", "-Wextra", "-Werror", opt, f"-mcpu={cpu}",
+        subprocess.run([gcc, "-std=c99", "-Wall", "-Wextra", "-Werror", opt,
+                        *CPU_FLAGS.get(cpu, [f"-mcpu={cpu}"]),
                         "-mthumb", f"-I{RUNTIME}", "-c", str(src), "-o", str(obj)],
                        check=True, capture_output=True, text=True)
         dump = subprocess.run([objdump, "-d", "-r", str(obj)], check=True, capture_output=True,
@@ -48,6 +53,8 @@ def test_only_reference_kernels_call_popcountsi2(tmp_path, cpu, opt):
     optimized = {"bnn_thermometer_opt", "bnn_bconv2d_opt", "bnn_bmaxpool2d_opt",
                  "bnn_bdense_hidden_opt", "bnn_bdense_output_opt", "bnn_argmax_opt",
                  "bnn_xor_popcount"}
+    if cpu.endswith("+mve"):
+        optimized.add("bnn_conv_runs_mve")
     assert optimized <= set(functions), "optimized kernels missing from the objects"
     callers = {name for name, calls in functions.items() if calls}
     assert callers, "no function calls __popcountsi2: the _ref kernels should (check the parser)"
