@@ -1,0 +1,238 @@
+"""Generate docs/benchmarks.md from bench/results/*.json (never edit the Markdown by hand).
+
+The page lists the targets the benchmarks are read against (goals, not assertions) with the
+measured value and whether it meets the goal, then one table per benchmark, each with its date.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import RESULTS_DIR, ROOT, read_json
+
+DOC = ROOT / "docs" / "benchmarks.md"
+HEADLINE_CONV = "conv3x3_64to64_16x16"
+M4_BOARD, M55_BOARD = "mps2-an386", "mps3-an547"
+RAM_GOAL = 32 * 1024
+ACCURACY_GOAL = 0.91
+GLT_MARGIN_GOAL = 0.01
+FULL_RUN = "full-glt-m8-1mbit-s0"
+
+
+def _pct(x: float | None, digits: int = 2) -> str:
+    return "-" if x is None else f"{100 * x:.{digits}f} %"
+
+
+def _verdict(ok: bool | None) -> str:
+    return {True: "yes", False: "**no**", None: "not measured"}[ok]
+
+
+def _table(header: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+# --- targets -------------------------------------------------------------------------------------
+
+def _kernel_target(kernels: dict | None, board: str, goal: float, what: str) -> list:
+    label = f"optimized bconv2d, {what} ({board}, {HEADLINE_CONV})"
+    entry = next((b for b in (kernels or {}).get("boards", []) if b["board"] == board), None)
+    if entry is None:
+        return [label, f">= {goal} MACs/instruction", "-", _verdict(None), "-"]
+    value = entry["cases"][HEADLINE_CONV]["macs_per_instruction"]["opt"]
+    return [label, f">= {goal} MACs/instruction", f"{value:.2f}", _verdict(value >= goal),
+            kernels["date"]]
+
+
+def _ram_target(e2e: dict | None, agreement: dict | None) -> list:
+    label = "default model firmware RAM (static incl. arena + stack high-water), mps2-an386"
+    goal = f"<= {RAM_GOAL} bytes (32 KiB)"
+    if e2e and e2e.get("report", {}).get("ram_bytes") is not None:
+        used, date = e2e["report"]["ram_bytes"], e2e["date"]
+    elif agreement:
+        used, date = agreement["firmware"]["ram_used_bytes"], agreement["date"]
+    else:
+        return [label, goal, "-", _verdict(None), "-"]
+    return [label, goal, f"{used} bytes", _verdict(used <= RAM_GOAL), date]
+
+
+def _full_accuracy_target(accuracy: dict | None) -> list:
+    label = "fully-binarized Fashion-MNIST accuracy, full config, under 1 Mbit"
+    run = next((r for r in (accuracy or {}).get("runs", []) if r["run"] == FULL_RUN), None)
+    if run is None:
+        return [label, f">= {_pct(ACCURACY_GOAL, 0)}", f"- (run `python -m bench accuracy "
+                f"--runs {FULL_RUN}`)", _verdict(None), "-"]
+    ev = run["evaluation"]
+    ok = ev["oracle_accuracy"] >= ACCURACY_GOAL and ev["model_bits"] <= 1_000_000
+    return [label, f">= {_pct(ACCURACY_GOAL, 0)}",
+            f"{_pct(ev['oracle_accuracy'])}, {ev['model_bits']:,} bits", _verdict(ok), run["date"]]
+
+
+def glt_margins(accuracy: dict | None) -> list[tuple[int, str, float]]:
+    """(planes, compression, GLT mean - base-2 mean) for every pair measured on both."""
+    rows = {(r["encoding"], r["planes"], r["compression"]): r
+            for r in (accuracy or {}).get("aggregated", [])}
+    return [(m, c, r["accuracy"]["mean"] - rows[("base2", m, c)]["accuracy"]["mean"])
+            for (e, m, c), r in sorted(rows.items(), key=lambda kv: (kv[0][1], kv[0][2]))
+            if e == "glt" and ("base2", m, c) in rows]
+
+
+def _glt_target(accuracy: dict | None) -> list:
+    label = "GLT above base-2 at equal planes (mean over seeds)"
+    goal = f">= {100 * GLT_MARGIN_GOAL:.0f} point"
+    margins = glt_margins(accuracy)
+    if not margins:
+        return [label, goal, "-", _verdict(None), "-"]
+    text = "; ".join(f"M={m} {c}: {100 * d:+.2f}" for m, c, d in margins)
+    if accuracy["mode"] == "quick":  # one short seed: too noisy to judge the goal by
+        return [label, goal, text + " (quick sweep)", "not judged (quick sweep only)",
+                accuracy["date"]]
+    return [label, goal, text, _verdict(all(d >= GLT_MARGIN_GOAL for _, _, d in margins)),
+            accuracy["date"]]
+
+
+def targets_section(res: dict) -> str:
+    rows = [_kernel_target(res["kernels"], M4_BOARD, 4.0, "Cortex-M4"),
+            _kernel_target(res["kernels"], M55_BOARD, 12.0, "Cortex-M55 with Helium"),
+            _ram_target(res["e2e"], res["agreement"]),
+            _full_accuracy_target(res["accuracy"]),
+            _glt_target(res["accuracy"])]
+    return ("## Targets\n\nGoals the results are read against, not assertions: a benchmark "
+            "never fails on a number.\n\n"
+            + _table(["target", "goal", "measured", "meets it", "date"], rows))
+
+
+# --- sections ------------------------------------------------------------------------------------
+
+def kernels_section(k: dict | None) -> str:
+    if k is None:
+        return "## Kernels\n\nNo result yet: `python -m bench kernels`."
+    boards = [b["board"] for b in k["boards"]]
+    header = ["case", "binary MACs"] + [f"{b['board']} ({b['cpu']})" for b in k["boards"]]
+    rows = []
+    for case in k["cases"]:
+        cells = []
+        for b in k["boards"]:
+            m = b["cases"][case["name"]]["macs_per_instruction"]
+            cells.append(f"{m['ref']:.2f} / {m['opt']:.2f}")
+        rows.append([f"{case['name']}: {case['note']}", f"{case['binary_macs']:,}", *cells])
+    mem = [[b["board"], b["firmware"]["flash_bytes"], b["firmware"]["budget"]["flash"],
+            b["firmware"]["ram_bytes"], b["firmware"]["budget"]["ram"],
+            b["firmware"]["stack_used_bytes"]] for b in k["boards"]]
+    return (f"## Kernels ({k['date']})\n\nCells: reference / optimized kernel, "
+            f"{k['measure']}. Compiler: {k['compiler']}. "
+            f"Boards: {', '.join(boards)}. Every output was compared with the oracle word for "
+            "word inside the firmware; a mismatch reports no number.\n\n"
+            + _table(header, rows)
+            + "\n\nBenchmark firmware memory (bytes; one output buffer shared by all cases):\n\n"
+            + _table(["board", "flash", "flash budget", "RAM reserved (incl. stack)",
+                      "RAM budget", "stack used"], mem))
+
+
+def agreement_section(a: dict | None) -> str:
+    if a is None:
+        return ("## Firmware agreement\n\nNo result yet: needs the trained default model "
+                "(`make deploy BOARD=mps2-an386`), then `python -m bench agreement`.")
+    fw = a["firmware"]
+    rows = [["images", f"{a['images']:,} ({a['dataset']})"],
+            ["firmware builds", f"{a['firmware_builds']} of up to {a['batch']} vectors"],
+            ["mismatches vs oracle", a["mismatches"]],
+            ["firmware accuracy", _pct(a["accuracy"])],
+            ["model", f"{a['ir']} ({a['model_bits']:,} bits, sha256 {a['ir_sha256'][:12]})"],
+            ["instructions per inference", f"{a['inference_instructions']:,}"],
+            ["RAM: static (arena {} B) + stack used".format(fw["arena_bytes"]),
+             f"{fw['ram_static_bytes']} + {fw['stack_used_bytes']} = {fw['ram_used_bytes']} "
+             f"bytes (budget {fw['budget']['ram']})"],
+            ["time (build / QEMU)", f"{a['seconds']['build']} s / {a['seconds']['qemu']} s"]]
+    return (f"## Firmware agreement ({a['date']})\n\nThe default model's firmware in QEMU on "
+            f"{a['board']}, checked per image ({a['checked']}).\n\n"
+            + _table(["", "value"], rows))
+
+
+def _acc_cell(row: dict, key: str) -> str:
+    v = row.get(key)
+    if v is None:
+        return "-"
+    if len(row["seeds"]) < 2:  # no spread from one seed
+        return f"{100 * v['mean']:.2f}"
+    return f"{100 * v['mean']:.2f} ± {100 * v['std']:.2f}"
+
+
+def accuracy_section(a: dict | None) -> str:
+    if a is None:
+        return "## Accuracy\n\nNo result yet: `python -m bench accuracy [--quick]`."
+    gammas = sorted({k for r in a["aggregated"] for k in r if k.startswith("gamma_")},
+                    key=lambda k: float(k.removeprefix("gamma_")))
+    header = ["encoding", "M", "compression", "seeds", "accuracy %", "model bits",
+              *[f"gamma {g.removeprefix('gamma_')} %" for g in gammas]]
+    order = {"glt": 0, "uniform": 1, "base2": 2}
+    rows = [[r["encoding"], r["planes"], r["compression"], len(r["seeds"]),
+             _acc_cell(r, "accuracy"), f"{r['model_bits']['mean']:,.0f}",
+             *[_acc_cell(r, g) for g in gammas]]
+            for r in sorted(a["aggregated"], key=lambda r: (r["planes"], r["compression"],
+                                                             order.get(r["encoding"], 9)))]
+    if a["mode"] == "quick":
+        q = a["quick_settings"]
+        mode = (f"**Quick sweep** (`--quick`): seed(s) {q['seeds']}, M in {q['planes']}, "
+                f"{q['train_limit']} training images, {q['epochs']} student epoch, "
+                f"{q['teacher_epochs']} teacher epoch, {q['prune_steps']} pruning step, first "
+                f"{q['test_limit']} test images. These numbers show the sweep runs end to end; "
+                "they are far below what the full schedules reach and do not rank the methods.")
+    else:
+        mode = "Full sweep: mean ± standard deviation (ddof 1) over seeds."
+    failed = a.get("failed_runs") or {}
+    tail = ("\n\nFailed runs (retried next time): " + "; ".join(f"{k}: {v}" for k, v in
+                                                               failed.items())) if failed else ""
+    return (f"## Accuracy ({a['date']})\n\n{mode} Base config {a['base_config']}; "
+            f"{a['finished_runs']} of {a['planned_runs']} planned runs finished. Compression: "
+            "none = no distillation, no pruning; 1mbit / 0.5mbit = knowledge distillation + "
+            "block pruning to that many bits. Base-2 stops at M = 8 (the bits of a pixel). "
+            f"Metric: {a['metric']}.\n\n"
+            + _table(header, rows) + tail)
+
+
+def e2e_section(e: dict | None) -> str:
+    if e is None:
+        return "## End to end\n\nNo result yet: `python -m bench e2e`."
+    r = e["report"]
+    acc = r.get("accuracy") or {}
+    rows = [["setup (make's prerequisite, idempotent)", f"{e['setup_seconds']} s"],
+            ["cold deploy (fresh build folder, trains)", f"{e['cold_seconds']} s "
+             f"({e.get('cold_date')})"],
+            ["warm deploy (every stage cached)", f"{e['warm_seconds']} s"],
+            ["model", f"{r['model_bits']:,} bits, oracle accuracy {_pct(acc.get('oracle'))} "
+                      f"on {acc.get('test_images')} test images"],
+            ["firmware", f"flash {r['flash_bytes']} B, RAM {r['ram_bytes']} B, "
+                         f"{r['instructions_per_inference']:,} instructions per inference"]]
+    return (f"## End to end ({e['date']})\n\n`{e['command']}` on {e['board']}. {e['note']}.\n\n"
+            + _table(["", "value"], rows))
+
+
+def render_markdown(res: dict) -> str:
+    machines = {r["machine"]["cpus"] for r in res.values() if r}
+    cpus = ", ".join(str(c) for c in sorted(machines)) or "2"
+    intro = ("# Benchmarks\n\n<!-- GENERATED by `python -m bench docs` (bench/docs.py) from "
+             "bench/results/*.json; do not edit by hand. -->\n\n"
+             f"Measured on the project's build machine: {cpus} CPU cores, no accelerator (CPU "
+             "only), shared with other jobs. Firmware numbers come from QEMU 7.2 with `-icount`: "
+             "exact counts of executed instructions, **not cycles** (an LDRD or a taken branch "
+             "is one instruction but several cycles on silicon). Each section gives the date "
+             "of its result. Regenerate with `make bench` (or `python -m bench <name>`).")
+    parts = [intro, targets_section(res), kernels_section(res["kernels"]),
+             agreement_section(res["agreement"]), accuracy_section(res["accuracy"]),
+             e2e_section(res["e2e"])]
+    return "\n\n".join(parts) + "\n"
+
+
+def load_results(results_dir: Path = RESULTS_DIR) -> dict:
+    return {name: read_json(results_dir / f"{name}.json")
+            for name in ("kernels", "agreement", "accuracy", "e2e")}
+
+
+def write_docs(out: Path = DOC, results_dir: Path = RESULTS_DIR) -> Path:
+    text = render_markdown(load_results(results_dir))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(out)
+    return out
