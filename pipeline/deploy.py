@@ -174,9 +174,11 @@ def _export(ir_path: Path, paths: Paths) -> None:
         model = ir.Model.load(ir_path)
         with np.load(paths.vectors) as z:
             images = z["images"]
-        export_all(model, paths.root, _export_images(paths, images))
+        images, labels, source = _export_images(paths, images)
+        export_all(model, paths.root, images, source, labels)
 
-    run_stage(Stage("export", paths.root, [*_ir_inputs(ir_path), paths.vectors, PKG / "export"],
+    run_stage(Stage("export", paths.root, [*_ir_inputs(ir_path), paths.vectors, PKG / "export",
+                                           PKG / "deploy.py"],
                     {}, [paths.root / "model.onnx", paths.root / "model.tflite",
                          paths.root / "export.json"]), export)
 
@@ -188,13 +190,19 @@ def _insensor(ir_path: Path, paths: Paths) -> None:
               lambda: write_insensor(ir.Model.load(ir_path), paths.root))
 
 
-def _export_images(paths: Paths, vectors: np.ndarray) -> np.ndarray:
-    """Cross-check the exports on the cached test split when there is one (1000 images)."""
+EXPORT_CHECK_IMAGES = 1000
+
+
+def _export_images(paths: Paths, vectors: np.ndarray):
+    """Cross-check the exports on the first test images when there is a dataset, else on the
+    (random) vectors: (images, labels or None, description)."""
     cache = paths.root / "data" / "dataset.npz"
     if cache.is_file():
         with np.load(cache) as z:
-            return z["test_images"][:1000]
-    return vectors
+            n = min(EXPORT_CHECK_IMAGES, len(z["test_images"]))
+            return (z["test_images"][:n], z["test_labels"][:n],
+                    f"first {n} test images of the dataset")
+    return vectors, None, "the deploy's random test vectors"
 
 
 def _render_build_emulate(board, ir_path: Path, paths: Paths, args) -> None:

@@ -103,8 +103,15 @@ def build_report(board, model: ir.Model, root: Path, board_dir: Path) -> dict:
 def _export_accuracy(export: dict | None, key: str):
     if not export:
         return None
-    entry = export.get(key) or {}
-    return entry.get("accuracy", entry.get("agreement"))
+    return (export.get("agreement", {}).get(key) or {}).get("accuracy")
+
+
+def _export_note(export: dict | None, key: str) -> str:
+    entry = (export or {}).get("agreement", {}).get(key)
+    if not entry:
+        return ""
+    return (f", {entry['images']} images; logits equal to the oracle's on "
+            f"{entry['logits_equal']}/{entry['images']}")
 
 
 def _fmt(v, pct: bool = False) -> str:
@@ -135,8 +142,10 @@ def render_markdown(rep: dict, plots: list[Path]) -> str:
               f"| torch (eval, integer logits) | {_fmt(acc['torch'], True)} |",
               f"| oracle (numpy IR interpreter), {_fmt(acc['test_images'])} test images "
               f"| {_fmt(acc['oracle'], True)} |",
-              f"| ONNX Runtime | {_fmt(acc['onnx'], True)} |",
-              f"| TFLite (LCE interpreter) | {_fmt(acc['tflite_lce'], True)} |",
+              f"| ONNX Runtime{_export_note(rep.get('export'), 'onnx')} "
+              f"| {_fmt(acc['onnx'], True)} |",
+              f"| TFLite (LCE interpreter){_export_note(rep.get('export'), 'tflite')} "
+              f"| {_fmt(acc['tflite_lce'], True)} |",
               f"| firmware, {_fmt(acc['firmware_vectors'])} vectors | "
               f"{_fmt(acc['firmware'], True)} |", ""]
     if rep.get("gamma_accuracy"):
@@ -160,8 +169,19 @@ def render_markdown(rep: dict, plots: list[Path]) -> str:
                   f"{ins['dac_bits']}-bit DAC / ramp codes; exact: {ins.get('exact', 'n/a')}"
                   + (f" ({ins['note']})" if ins.get("note") else "")]
     if rep.get("export"):
-        lines += ["", "## Exports", "", "```json", json.dumps(rep["export"], indent=1)[:4000],
-                  "```"]
+        lines += ["", "## Exports", "", "| file | bytes | ops | agreement with the oracle |",
+                  "|---|---|---|---|"]
+        agree = rep["export"].get("agreement", {})
+        for key, entry in rep["export"].get("files", {}).items():
+            ops = ", ".join(f"{op} {n}" for op, n in sorted(entry["op_histogram"].items()))
+            a = agree.get(key, {})
+            lines.append(f"| {entry['file']} | {_fmt(entry['bytes'])} | {ops} | logits "
+                         f"{a.get('logits_equal')}/{a.get('images')}, classes "
+                         f"{a.get('classes_equal')}/{a.get('images')} |")
+        fallbacks = [f"{r.get('layer')}: {r.get('tflite')}"
+                     for r in rep["export"].get("layers", []) if isinstance(r, dict)]
+        if fallbacks:
+            lines += ["", "TFLite mapping per layer: " + "; ".join(fallbacks)]
     if plots:
         lines += ["", "## Plots", ""] + [f"![{p.stem}]({p.as_posix()})" for p in plots]
     return "\n".join(lines) + "\n"

@@ -41,15 +41,20 @@ class ExportInputError(PipelineError, ValueError):
 
 
 # --- checking ------------------------------------------------------------------------------------
-def agreement(logits: np.ndarray, classes: np.ndarray, oracle) -> dict:
-    """Per-image agreement counts of one runtime's outputs with the oracle's (exact)."""
+def agreement(logits: np.ndarray, classes: np.ndarray, oracle,
+              labels: np.ndarray | None = None) -> dict:
+    """Per-image agreement counts of one runtime's outputs with the oracle's (exact), and the
+    runtime's own accuracy when the images' labels are known."""
     n = len(oracle.classes)
     logits_ok = (logits.dtype == np.int32 and logits.shape == oracle.logits.shape)
     rows = np.all(logits == oracle.logits, axis=1) if logits_ok else np.zeros(n, bool)
     cls = (classes.reshape(-1) == oracle.classes) if classes.size == n else np.zeros(n, bool)
     bad = np.flatnonzero(~(rows & cls))
-    return {"images": n, "logits_equal": int(rows.sum()), "classes_equal": int(cls.sum()),
-            "logits_dtype": str(logits.dtype), "first_mismatch": int(bad[0]) if bad.size else None}
+    out = {"images": n, "logits_equal": int(rows.sum()), "classes_equal": int(cls.sum()),
+           "logits_dtype": str(logits.dtype), "first_mismatch": int(bad[0]) if bad.size else None}
+    if labels is not None and classes.size == n:
+        out["accuracy"] = float(np.mean(classes.reshape(-1) == labels))
+    return out
 
 
 def _check_images(model: ir.Model, images: np.ndarray) -> np.ndarray:
@@ -83,9 +88,10 @@ def _versions() -> dict[str, str]:
 
 
 def export_all(model: ir.Model, out_dir: str | os.PathLike, images: np.ndarray,
-               images_source: str = "given array") -> dict:
+               images_source: str = "given array", labels: np.ndarray | None = None) -> dict:
     """Export ``model`` to ``out_dir``/model.onnx and model.tflite, check both against the oracle
-    on ``images`` (uint8 NHWC), write export.json and return its content.
+    on ``images`` (uint8 NHWC; with ``labels``, also each runtime's accuracy), write export.json
+    and return its content.
 
     Raises :class:`ExportMismatchError` (and installs nothing, removing any old export.json) when
     either runtime disagrees with the oracle on any image."""
@@ -101,8 +107,8 @@ def export_all(model: ir.Model, out_dir: str | os.PathLike, images: np.ndarray,
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".export.") as tmp:
         onnx_tmp = export_onnx(model, Path(tmp) / ONNX_FILE)
         tflite_tmp = export_tflite(model, Path(tmp) / TFLITE_FILE)
-        checks = {"onnx": agreement(*run_onnx(onnx_tmp, images), oracle),
-                  "tflite": agreement(*run_tflite(tflite_tmp, images), oracle)}
+        checks = {"onnx": agreement(*run_onnx(onnx_tmp, images), oracle, labels),
+                  "tflite": agreement(*run_tflite(tflite_tmp, images), oracle, labels)}
         failed = {k: v for k, v in checks.items()
                   if v["logits_equal"] != v["images"] or v["classes_equal"] != v["images"]}
         if failed:
