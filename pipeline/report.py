@@ -215,17 +215,20 @@ def write_plots(rep: dict, model: ir.Model, root: Path, board_dir: Path) -> list
     made.append(_save(fig, out / "memory.png"))
     thermo = model.layers[0]
     if isinstance(thermo, ir.Thermometer) and thermo.mode == "thresholds":
-        fig, ax = plt.subplots(figsize=(5, 3.4))
+        # The tone curve: pixel code -> encoded level (planes at +1), against the uniform
+        # thermometer's (the same rule as pipeline.nn.thermometer.uniform_thresholds).
         m = thermo.planes
-        uniform = np.round((np.arange(m) + 1) * 256 / (m + 1))
+        pixels = np.arange(256)
+        uniform = np.ceil(255 * np.arange(1, m + 1) / (m + 1))
+        fig, ax = plt.subplots(figsize=(5, 3.4))
         for c in range(thermo.in_shape[2]):
-            ax.step(np.arange(m + 1), np.concatenate([[0], thermo.thresholds[c]]), where="post",
-                    label=f"learned, channel {c}")
-        ax.step(np.arange(m + 1), np.concatenate([[0], uniform]), where="post", ls="--",
-                color="gray", label="uniform")
-        ax.set_xlabel("planes at +1 (encoded level)")
-        ax.set_ylabel("pixel code threshold")
-        ax.set_title(f"tone curve ({thermo.encoding})")
+            level = (pixels[:, None] >= thermo.thresholds[c][None, :]).sum(axis=1)
+            ax.step(pixels, level, where="post", label=f"{thermo.encoding}, channel {c}")
+        ax.step(pixels, (pixels[:, None] >= uniform[None, :]).sum(axis=1), where="post",
+                ls="--", color="gray", label="uniform")
+        ax.set_xlabel("pixel code")
+        ax.set_ylabel("encoded level (planes at +1)")
+        ax.set_title("tone curve of the input encoding")
         ax.legend(fontsize=7)
         made.append(_save(fig, out / "tone_curve.png"))
     for png in sorted((root / "plots").glob("*.png")):  # training curves from the train stage
