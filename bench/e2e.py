@@ -73,8 +73,8 @@ def run_e2e(out: Path = RESULTS_DIR / "e2e.json", cold: bool = True) -> dict:
                    "--build-dir <fresh folder>",
         "setup_seconds": setup_s, "cold_seconds": cold_s, "warm_seconds": warm_s,
         "cold_date": today() if cold else previous.get("cold_date"),
-        "note": "make deploy = setup + deploy: add setup_seconds to each; the machine was "
-                "shared with other jobs, so wall times are indicative",
+        "note": "make deploy = setup + deploy: add setup_seconds to each; wall times depend on "
+                "the load of the machine (other jobs slow torch's threads several-fold)",
         "report": report_summary(BUILD_DIR),
     }
     write_json(out, doc)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from . import ir
+from .atomic import write_atomic, write_text_atomic
 from .errors import PipelineError
 from .stages import Stage, run_stage
 
@@ -153,9 +153,7 @@ def _make_vectors(cfg, ir_path: Path, paths: Paths, n: int) -> None:
             rng = np.random.default_rng(0)
             images = rng.integers(0, 256, (n, *model.input_shape), dtype=np.uint8)
             labels = np.full(n, -1, np.int64)
-        tmp = paths.vectors.with_suffix(".tmp.npz")
-        np.savez(tmp, images=images, labels=labels)
-        os.replace(tmp, paths.vectors)
+        write_atomic(paths.vectors, lambda f: np.savez(f, images=images, labels=labels))
 
     inputs = [ir_path, ir_path.with_name(ir_path.name.removesuffix(".json") + ".npz")]
     if cfg is not None:
@@ -260,9 +258,7 @@ def _render_build_emulate(board, ir_path: Path, paths: Paths, args) -> None:
 
 
 def _write_json(path: Path, doc: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(doc, indent=1, default=_json_default))
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(doc, indent=1, default=_json_default))
 
 
 def _json_default(v):

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 
 from . import __version__, ir
+from .atomic import write_text_atomic
 from .errors import PipelineError
 
 DEFAULT_DAC_BITS = 10
@@ -98,11 +98,8 @@ def c_header(doc: dict) -> str:
 def write_insensor(model: ir.Model, out_dir: Path, dac_bits: int = DEFAULT_DAC_BITS) -> Path:
     doc = export_insensor(model, dac_bits)
     out_dir = Path(out_dir)
-    for name, text in (("insensor.h", c_header(doc)),
-                       ("insensor.json", json.dumps(doc, indent=1))):
-        tmp = out_dir / (name + ".tmp")
-        tmp.write_text(text)
-        os.replace(tmp, out_dir / name)
+    write_text_atomic(out_dir / "insensor.h", c_header(doc))
+    write_text_atomic(out_dir / "insensor.json", json.dumps(doc, indent=1))
     return out_dir / "insensor.json"
 
 

@@ -29,7 +29,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
@@ -37,6 +36,7 @@ from typing import Any, Union
 import numpy as np
 
 from . import bits as B
+from .atomic import write_atomic, write_text_atomic
 from .errors import PipelineError
 
 FORMAT_NAME = "glt-bnn-ir"
@@ -346,9 +346,9 @@ class Model:
         json_path = Path(json_path)
         json_path.parent.mkdir(parents=True, exist_ok=True)
         npz_path = json_path.with_name(_npz_name(json_path))
-        _atomic_write(npz_path, lambda f: np.savez(f, **self.arrays()))
+        write_atomic(npz_path, lambda f: np.savez(f, **self.arrays()))
         text = json.dumps(self.to_json(npz_path.name), indent=1, default=_json_default)
-        _atomic_write(json_path, lambda f: f.write(text.encode()))
+        write_text_atomic(json_path, text)
         return json_path
 
     @classmethod
@@ -419,18 +419,6 @@ def _json_default(v: Any) -> Any:
     if isinstance(v, np.ndarray):
         return v.tolist()
     raise TypeError(f"not JSON serialisable: {type(v)}")
-
-
-def _atomic_write(path: Path, writer) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            writer(f)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _validate_threshold_table(layer: Any, n: int, k: int) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from . import ir
+from .atomic import write_text_atomic
 from .errors import PipelineError
 
 PLOT_DPI = 110
@@ -251,11 +252,8 @@ def write_report(board, ir_path: Path, paths, config_path=None) -> Path:
     plots = write_plots(rep, model, paths.root, paths.board)
     rep["plots"] = [p.as_posix() for p in plots]
     md = paths.board / "report.md"
-    for path, text in ((paths.board / "report.json", json.dumps(rep, indent=1)),
-                       (md, render_markdown(rep, plots))):
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(text)
-        os.replace(tmp, path)
+    write_text_atomic(paths.board / "report.json", json.dumps(rep, indent=1))
+    write_text_atomic(md, render_markdown(rep, plots))
     return md
 
 

@@ -15,7 +15,6 @@ a boolean compare through ``Where(b, +1, -1)``.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from .. import bits as B
 from .. import ir
+from ..atomic import write_bytes_atomic
 
 OPSET = 18  # BitwiseAnd (base-2 thermometer) needs opset 18
 INPUT_NAME, LOGITS_NAME, CLASS_NAME = "image", "logits", "class"
@@ -169,19 +169,7 @@ def build_onnx(model: ir.Model) -> onnx.ModelProto:
 
 def export_onnx(model: ir.Model, path: str | os.PathLike) -> Path:
     """Write ``path`` (atomically) and return it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = build_onnx(model).SerializeToString()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return write_bytes_atomic(path, build_onnx(model).SerializeToString())
 
 
 def run_onnx(path: str | os.PathLike, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

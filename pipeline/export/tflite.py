@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -39,6 +38,7 @@ import numpy as np
 
 from .. import bits as B
 from .. import ir
+from ..atomic import write_bytes_atomic
 from ..errors import PipelineError
 from .onnx import dense_weights_nchw
 
@@ -275,20 +275,9 @@ def check_binary_ops(model: ir.Model, hist: dict[str, int]) -> None:
 def export_tflite(model: ir.Model, path: str | os.PathLike) -> Path:
     """Write ``path`` (atomically) after checking its ops; the op report is :func:`layer_report`
     and :func:`op_histogram`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     data = convert(model)
     check_binary_ops(model, op_histogram(data))
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return write_bytes_atomic(path, data)
 
 
 def run_tflite(path_or_bytes, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -1,10 +1,8 @@
 """Random IRs rendered, built and run under QEMU; every vector's logits, class and the CRC of
 every layer's output are compared with the oracle in Python (pipeline.verify)."""
-import numpy as np
 import pytest
 
 from pipeline import boards, build, emulate, random_ir, reference, render, verify
-from pipeline.deploy import FirmwareMismatchError  # noqa: F401  (the error deploy raises)
 
 VECTORS = 3
 

@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from pipeline import insensor, ir, random_ir
+from pipeline import insensor, random_ir
 
 
 def planes_from_voltage(v, thresholds):
