@@ -92,7 +92,17 @@ def plan_layers(model: ir.Model) -> tuple[list[LayerPlan], int]:
 def conv_scratch_bytes(layer: ir.BConv2d) -> int:
     """Mirror of bnn_bconv2d_get_buffer_size(); the firmware checks it at run time too."""
     kh, kw = layer.kernel
-    return 4 * kh * kw * B.words_per_group(layer.in_shape[2] // layer.groups)
+    cg = layer.in_shape[2] // layer.groups
+    words = kh * kw * B.words_per_group(cg)
+    if cg <= 16:  # dense fields (scalar builds): lanes of the next power of two >= cg bits
+        lane = 1
+        while lane < cg:
+            lane *= 2
+        per_word = 32 // lane
+        nd = (kh * kw + per_word - 1) // per_word
+        if nd < kh * kw:  # scratch: dense weights of a run of up to 32 channels + the field
+            words = max(words, 33 * nd)
+    return 4 * words
 
 
 def _environment() -> jinja2.Environment:

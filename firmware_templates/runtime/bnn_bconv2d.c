@@ -36,13 +36,51 @@ static bnn_status check_bconv2d(const bnn_bconv2d_params *p, const uint32_t *in,
     return BNN_OK;
 }
 
+/*
+ * Dense packing (scalar builds, at most 16 channels per group, so Wg = 1): each tap's cg bits take
+ * a lane of lane_bits(cg) = the next power of two >= cg bits, taps in [kh][kw] order from bit 0
+ * of word 0 on, so no lane straddles a word. A 3x3 field of 8 channels then is 3 words instead
+ * of 9. Returns the dense word count, or 0 where the shape keeps the word-per-tap layout (more
+ * than 16 channels per group, or no fewer words).
+ */
+static int32_t lane_bits(int32_t cg)
+{
+    int32_t b = 1;
+    while (b < cg)
+        b *= 2;
+    return b;
+}
+
+static int32_t dense_words(const bnn_bconv2d_params *p)
+{
+#ifdef BNN_HAVE_MVE
+    (void)p;
+    return 0; /* Helium builds keep their vector path */
+#else
+    int32_t cg = p->in_c / p->groups, taps = p->kernel_h * p->kernel_w, per_word, nd;
+    if (cg > 16)
+        return 0;
+    per_word = BNN_WORD_BITS / lane_bits(cg);
+    nd = (taps + per_word - 1) / per_word;
+    return nd < taps ? nd : 0;
+#endif
+}
+
+/* The dense path's scratch: the dense weights of one run of up to 32 channels (repacked once per
+ * run, so once per call for every channel), then the dense field. */
+#define BNN_DENSE_RUN_MAX BNN_WORD_BITS
+
 int32_t bnn_bconv2d_get_buffer_size(const bnn_bconv2d_params *p)
 {
+    int32_t words, nd;
     /* one receptive field of one group: kernel_h * kernel_w * Wg words */
     if (p == 0 || p->kernel_h <= 0 || p->kernel_w <= 0 || p->in_c <= 0 || p->groups <= 0)
         return 0;
-    return (int32_t)sizeof(uint32_t) * p->kernel_h * p->kernel_w *
-           bnn_words_per_group(p->in_c / p->groups);
+    words = p->kernel_h * p->kernel_w * bnn_words_per_group(p->in_c / p->groups);
+    nd = dense_words(p);
+    if (nd > 0 && (BNN_DENSE_RUN_MAX + 1) * nd > words)
+        words = (BNN_DENSE_RUN_MAX + 1) * nd;
+    return (int32_t)sizeof(uint32_t) * words;
 }
 
 bnn_status bnn_bconv2d_ref(const bnn_bconv2d_params *p, const uint32_t *in, uint32_t *out)
@@ -178,7 +216,8 @@ static BNN_ALWAYS_INLINE uint32_t run_bits(const uint32_t *col, const uint32_t *
          * without LDRD, the plain loads fare better without this) */
         BNN_IN_REGISTER(c);
 #endif
-        pc = n == 18  ? bnn_xor_popcount_18(c, w)
+        pc = n == 3   ? bnn_xor_popcount_3(c, w)
+             : n == 18 ? bnn_xor_popcount_18(c, w)
              : n <= 31 ? bnn_xor_popcount_small(c, w, n)
                        : bnn_xor_popcount_inline(c, w, n);
         bits = (bits >> 1) | ((uint32_t)(pc + *add) & 0x80000000u);
@@ -203,6 +242,92 @@ static BNN_ALWAYS_INLINE void conv_run(const bnn_bconv2d_params *p, const uint32
     }
 }
 
+/* Dense-pack `taps` words of cg bits each (src[i * src_stride], 0 for a null src entry handled by
+ * the caller) into dst: lanes of b bits, per_word lanes per word. */
+static void dense_weights(const uint32_t *src, int32_t taps, int32_t cg, uint32_t *dst)
+{
+    int32_t b = lane_bits(cg), t, sh = 0;
+    uint32_t mask = cg >= BNN_WORD_BITS ? 0xFFFFFFFFu : (1u << cg) - 1u, acc = 0u;
+    for (t = 0; t < taps; t++) {
+        acc |= (src[t] & mask) << sh;
+        sh += b;
+        if (sh == BNN_WORD_BITS) {
+            *dst++ = acc;
+            acc = 0u;
+            sh = 0;
+        }
+    }
+    if (sh)
+        *dst = acc;
+}
+
+/* The dense receptive field of output pixel (oy, ox) in group g (Wg = 1): tap (ky, kx) in lane
+ * ky*kw + kx, 0 (+1) for padded taps. */
+static void dense_gather(const bnn_bconv2d_params *p, const uint32_t *in, int32_t oy, int32_t ox,
+                         int32_t g, int32_t b, uint32_t mask, uint32_t *col)
+{
+    int32_t wpp_in = p->groups;
+    int32_t iy0 = oy * p->stride - p->padding, ix0 = ox * p->stride - p->padding;
+    int32_t ky, kx, sh = 0;
+    uint32_t acc = 0u;
+    for (ky = 0; ky < p->kernel_h; ky++) {
+        int32_t iy = iy0 + ky;
+        int row_in = iy >= 0 && iy < p->in_h;
+        for (kx = 0; kx < p->kernel_w; kx++) {
+            int32_t ix = ix0 + kx;
+            if (row_in && ix >= 0 && ix < p->in_w)
+                acc |= (in[(iy * p->in_w + ix) * wpp_in + g] & mask) << sh;
+            sh += b;
+            if (sh == BNN_WORD_BITS) {
+                *col++ = acc;
+                acc = 0u;
+                sh = 0;
+            }
+        }
+    }
+    if (sh)
+        *col = acc;
+}
+
+/* One run of channels over every output pixel with dense fields of n words; w: the run's dense
+ * weights, n words per channel. */
+static BNN_ALWAYS_INLINE void conv_run_dense(const bnn_bconv2d_params *p, const uint32_t *in,
+                                             int32_t g, int32_t n, const uint32_t *w,
+                                             const bnn_channel_run *run, uint32_t *col,
+                                             uint32_t *out)
+{
+    int32_t oh = bnn_bconv2d_out_h(p), ow = bnn_bconv2d_out_w(p), oy, ox;
+    int32_t wpp_out = bnn_words_per_pixel(p->out_c, p->out_pack_groups);
+    int32_t cg = p->in_c / p->groups, b = lane_bits(cg);
+    uint32_t mask = (1u << cg) - 1u;
+    uint32_t *dst = out + run->word;
+    for (oy = 0; oy < oh; oy++) {
+        for (ox = 0; ox < ow; ox++, dst += wpp_out) {
+            dense_gather(p, in, oy, ox, g, b, mask, col);
+            *dst |= run_bits(col, w, n, run) << run->shift;
+        }
+    }
+}
+
+/* One run with dense fields: repack the run's weights once into the scratch, then every pixel.
+ * Not inlined, so that the word-per-tap loops of bnn_bconv2d_opt keep their register use. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void dense_run(const bnn_bconv2d_params *p, const uint32_t *in, int32_t g, int32_t nd,
+                      const bnn_channel_run *run, uint32_t *col, uint32_t *out)
+{
+    uint32_t *dw = col, *dcol = col + BNN_DENSE_RUN_MAX * nd;
+    int32_t taps = p->kernel_h * p->kernel_w, c;
+    for (c = 0; c < run->count; c++)
+        dense_weights(p->weights + (run->first + c) * taps, taps, p->in_c / p->groups,
+                      dw + c * nd);
+    if (nd == 3)
+        conv_run_dense(p, in, g, 3, dw, run, dcol, out);
+    else
+        conv_run_dense(p, in, g, nd, dw, run, dcol, out);
+}
+
 /*
  * Optimized: the output channels are taken in runs that share one output word; for each run,
  * the per-channel thresholds are first turned into one addend each (threshold_add), then for each
@@ -218,7 +343,7 @@ static BNN_ALWAYS_INLINE void conv_run(const bnn_bconv2d_params *p, const uint32
 bnn_status bnn_bconv2d_opt(const bnn_context *ctx, const bnn_bconv2d_params *p,
                            const uint32_t *in, uint32_t *out)
 {
-    int32_t g, o, i, wg, n, out_per_group, opg, owg, k, out_words;
+    int32_t g, o, i, wg, n, nd, out_per_group, opg, owg, k, out_words;
     uint32_t *col;
     bnn_channel_run run;
     bnn_status st = check_bconv2d(p, in, out);
@@ -229,6 +354,7 @@ bnn_status bnn_bconv2d_opt(const bnn_context *ctx, const bnn_bconv2d_params *p,
     col = (uint32_t *)ctx->buf;
     wg = bnn_words_per_group(p->in_c / p->groups);
     n = p->kernel_h * p->kernel_w * wg;
+    nd = dense_words(p);
     out_per_group = p->out_c / p->groups;
     opg = p->out_c / p->out_pack_groups;
     owg = bnn_words_per_group(opg);
@@ -253,6 +379,10 @@ bnn_status bnn_bconv2d_opt(const bnn_context *ctx, const bnn_bconv2d_params *p,
 #endif
             channel_run(p, k, o, end, opg, owg, &run);
             o += run.count;
+            if (nd > 0) { /* dense fields */
+                dense_run(p, in, g, nd, &run, col, out);
+                continue;
+            }
             switch (n) {
             case 9:
                 conv_run(p, in, g, wg, 9, &run, col, out);

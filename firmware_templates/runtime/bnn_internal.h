@@ -240,6 +240,21 @@ static BNN_ALWAYS_INLINE int32_t bnn_xor_popcount_small(const uint32_t *a, const
     return bnn_counter_total(&c);
 }
 
+/* sum over i < 3 of popcount(a[i] ^ b[i]) (a dense 3x3 field of up to 8 channels): one carry-save
+ * adder, then nibble counts of its two words (<= 4 + 2*4 = 12 per nibble), bytes, one byte sum. */
+static BNN_ALWAYS_INLINE int32_t bnn_xor_popcount_3(const uint32_t *a, const uint32_t *b)
+{
+    uint32_t m1 = 0x55555555u, m2 = 0x33333333u, m4 = 0x0F0F0F0Fu;
+    uint32_t high, low, y0, y1;
+    BNN_IN_REGISTER(m1);
+    BNN_IN_REGISTER(m2);
+    BNN_IN_REGISTER(m4);
+    BNN_XOR_PAIR(a, b, 0, y0, y1);
+    bnn_csa(&high, &low, y0, y1, a[2] ^ b[2]);
+    low = bnn_nibble_counts(low, m1, m2) + (bnn_nibble_counts(high, m1, m2) << 1);
+    return (int32_t)bnn_sum_bytes(bnn_nibbles_to_bytes(low, m4));
+}
+
 /* Weighted popcount of five counter words of weights 1, 2, 4, 8 and 8: nibble counts (<= 4)
  * combined two by two while a nibble stays <= 15, then bytes (<= 24 + 4*24 + 8*8 = 184 < 256)
  * and one byte sum. */
