@@ -7,6 +7,27 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO, Callable
 
+from .errors import PipelineError
+
+
+class OutputNotWritableError(PipelineError):
+    """An output folder cannot be created or written (read-only, permissions, disk full)."""
+
+
+def writable_dir(path: str | os.PathLike) -> Path:
+    """Create ``path`` if needed and prove it writable (a file is created and removed), so that
+    a read-only build directory fails before any expensive work, naming the folder."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=path, prefix=".write-probe.")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise OutputNotWritableError(f"cannot write into {path}: {exc.strerror or exc}; make it "
+                                     "writable or choose another --build-dir/--out") from None
+    return path
+
 
 def write_atomic(path: str | os.PathLike, writer: Callable[[BinaryIO], object]) -> Path:
     """Call ``writer`` on a temporary file beside ``path``, then rename it onto ``path``."""

@@ -44,7 +44,12 @@ class BuildError(PipelineError):
 
 
 class BudgetExceededError(PipelineError):
-    """The image does not fit the board's flash or RAM budget."""
+    """The image does not fit the board's flash or RAM budget. ``report``: the size report
+    (flash_bytes, ram_bytes, budget, sections) when the image could be measured, else None."""
+
+    def __init__(self, message: str, report: dict | None = None):
+        super().__init__(message)
+        self.report = report
 
 
 @dataclass(frozen=True)
@@ -212,7 +217,7 @@ def _measure_overflow(board: Board, cmd: list[str], work: Path) -> BudgetExceede
          "objcopy")
     report = size_report(big, measure / "firmware.elf", bin_path.stat().st_size)
     report["budget"] = {"flash": board.budget.flash, "ram": board.budget.ram}
-    return BudgetExceededError(_over_budget_message(board, report))
+    return BudgetExceededError(_over_budget_message(board, report), report)
 
 
 def _remove_stale(out_dir: Path) -> None:
@@ -251,7 +256,7 @@ def build_firmware(board: Board, sources: Iterable[Path | str],
         _run([objcopy, "-O", "ihex", str(elf), str(work / "firmware.hex")], "objcopy")
         report = size_report(board, elf, (work / "firmware.bin").stat().st_size)
         if not report["within_budget"]:
-            raise BudgetExceededError(_over_budget_message(board, report))
+            raise BudgetExceededError(_over_budget_message(board, report), report)
         (work / "size.json").write_text(json.dumps(report, indent=1) + "\n")
         for name in ARTIFACTS:  # size.json last: it is the mark of a complete build
             os.replace(work / name, out_dir / name)

@@ -10,13 +10,16 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from filelock import FileLock, Timeout
 
 from . import ir
-from .atomic import write_atomic, write_text_atomic
+from .atomic import writable_dir, write_atomic, write_text_atomic
+from .build import BudgetExceededError
 from .errors import PipelineError
 from .stages import Stage, run_stage
 
@@ -69,6 +72,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="kernel variant the firmware calls")
     parser.add_argument("--build-dir", type=Path, default=ROOT / "build")
     parser.add_argument("--timeout", type=float, default=300.0, help="QEMU timeout, seconds")
+    parser.add_argument("--lock-timeout", type=float, default=3600.0,
+                        help="seconds to wait for another deploy into the same build directory")
     parser.add_argument("--force", action="store_true", help="re-run every stage")
 
 
@@ -79,20 +84,54 @@ def run(args: argparse.Namespace) -> int:
     cfg = None
     if args.ir is not None:
         if not args.ir.is_file():
-            raise PipelineError(f"IR file {args.ir} not found; give the model.ir.json written by "
-                                "`python -m pipeline lower`")
+            raise ir.IRMissingError(f"IR file {args.ir} not found; give the model.ir.json written "
+                                    "by `python -m pipeline lower`")
+        ir.Model.load(args.ir)  # a malformed IR fails here, before any work
         name = args.ir.resolve().parent.name if args.ir.name == "model.ir.json" else \
             args.ir.name.removesuffix(".json").removesuffix(".ir")
-        vectors = args.vectors or 20
+        vectors = 20 if args.vectors is None else args.vectors
     else:
         from .config import load_config
-        cfg = load_config(args.config)
+        cfg = load_config(args.config)  # checks the whole architecture and the bit budget
         name = cfg.name
-        vectors = args.vectors or cfg.deploy.vectors
+        vectors = cfg.deploy.vectors if args.vectors is None else args.vectors
     if vectors < 1:
-        raise PipelineError("--vectors must be at least 1")
+        raise PipelineError(f"--vectors must be at least 1, got {vectors}")
     paths = Paths(args.build_dir / name, args.build_dir / name / board.name)
-    paths.board.mkdir(parents=True, exist_ok=True)
+    writable_dir(paths.board)  # a read-only build directory fails now, naming the path
+    with deploy_lock(paths.root, args.lock_timeout):
+        out = _deploy_locked(args, board, cfg, paths, vectors)
+    print(f"deploy: {board.name} done in {time.monotonic() - started:.1f} s -> {out}")
+    return 0
+
+
+class DeployLockedError(PipelineError):
+    """Another deploy holds the build directory's lock for longer than --lock-timeout."""
+
+
+@contextmanager
+def deploy_lock(root: Path, timeout_s: float):
+    """Hold ``<root>/.deploy.lock`` (an OS-level lock through the ``filelock`` package, released
+    by the kernel if the holder dies) while a deploy writes into ``root``; a second deploy into
+    the same directory waits for it, then fails with :class:`DeployLockedError`."""
+    lock = FileLock(str(root / ".deploy.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        print(f"deploy: waiting for another deploy into {root} (up to {timeout_s:.0f} s)",
+              flush=True)
+        try:
+            lock.acquire(timeout=timeout_s)
+        except Timeout:
+            raise DeployLockedError(f"another deploy kept {root} locked for {timeout_s:.0f} s; "
+                                    "wait for it, or use another --build-dir") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _deploy_locked(args, board, cfg, paths: Paths, vectors: int) -> Path:
     for stale in ("report.json", "report.md"):  # never leave a success report from an old run
         (paths.board / stale).unlink(missing_ok=True)
     if args.force:
@@ -102,40 +141,73 @@ def run(args: argparse.Namespace) -> int:
 
     ir_path = args.ir.resolve() if args.ir is not None else paths.ir
     if cfg is not None:
-        _train_and_lower(cfg, args.config, paths)
+        _train_and_lower(cfg, paths)
     _make_vectors(cfg, ir_path, paths, vectors)
     _export(ir_path, paths)
     _insensor(ir_path, paths)
-    _render_build_emulate(board, ir_path, paths, args)
+    try:
+        _render_build_emulate(board, ir_path, paths, args)
+    except BudgetExceededError as exc:
+        raise _vectors_budget_error(exc, ir.Model.load(ir_path), vectors) from None
     from . import report
-    out = report.write_report(board=board, ir_path=ir_path, paths=paths,
-                              config_path=None if cfg is None else args.config)
-    print(f"deploy: {board.name} done in {time.monotonic() - started:.1f} s -> {out}")
-    return 0
+    return report.write_report(board=board, ir_path=ir_path, paths=paths,
+                               config_path=None if cfg is None else args.config)
 
 
-def _train_and_lower(cfg, config_path: Path, paths: Paths) -> None:
+class VectorsOverBudgetError(BudgetExceededError):
+    """The model fits the board, but not with this many embedded test vectors."""
+
+
+def _vectors_budget_error(exc: BudgetExceededError, model: ir.Model,
+                          vectors: int) -> BudgetExceededError:
+    """Say how much of an over-budget image is test vectors and how many would fit.
+
+    Each vector is stored in flash as its uint8 image plus the oracle's int32 logits."""
+    report = exc.report
+    if report is None:
+        return exc
+    per_vector = int(np.prod(model.input_shape)) + 4 * model.num_classes
+    over = report["flash_bytes"] - report["budget"]["flash"]
+    ram_over = report["ram_bytes"] - report["budget"]["ram"]
+    if over <= 0 or ram_over > 0 or over > (vectors - 1) * per_vector:
+        return exc  # the model itself does not fit: the table says why
+    fit = vectors - -(-over // per_vector)
+    return VectorsOverBudgetError(
+        f"the firmware is {over:,} B over the flash budget ({report['budget']['flash']:,} B), and "
+        f"its {vectors} test vectors take {vectors * per_vector:,} B ({per_vector:,} B each): "
+        f"at most {fit} fit; use --vectors {fit} (make: VECTORS={fit})\n"
+        + str(exc), report)
+
+
+def _train_and_lower(cfg, paths: Paths) -> None:
     from . import train as train_mod
-    code = [PKG / "nn", PKG / "data", PKG / "train.py", PKG / "config.py"]
-    train_stage = Stage("train", paths.root, [config_path, *code],
-                        {"config": cfg.to_dict()}, [paths.checkpoint])
+    from .data import CACHE_FILE, cache_params, prepare
+
+    dataset = paths.root / "data" / CACHE_FILE
+    # The data stage's parameters include the content fingerprint of the dataset files, so
+    # swapped or edited files re-read the data and everything downstream follows.
+    run_stage(Stage("data", paths.root, [], cache_params(cfg.data, cfg.seed, paths.root),
+                    [dataset], code=("pipeline.data",)),
+              lambda: prepare(cfg, paths.root, refresh=True))
+    train_stage = Stage("train", paths.root, [dataset], {"config": cfg.to_dict()},
+                        [paths.checkpoint], code=("pipeline.train",))
     run_stage(train_stage, lambda: train_mod.train(cfg, paths.root))
 
     def lower() -> None:
         from .lower import lower_checkpoint
         lower_checkpoint(paths.checkpoint).save(paths.ir)
 
-    run_stage(Stage("lower", paths.root, [paths.checkpoint, PKG / "lower.py", PKG / "ir.py"],
-                    {}, [paths.ir, paths.npz]), lower)
+    run_stage(Stage("lower", paths.root, [paths.checkpoint], {}, [paths.ir, paths.npz],
+                    code=("pipeline.lower",)), lower)
 
     def evaluate() -> None:
         from .evaluate import evaluate_model
         result = evaluate_model(cfg, paths.checkpoint, paths.ir, paths.root)
         _write_json(paths.evaluation, result)
 
-    run_stage(Stage("evaluate", paths.root, [paths.checkpoint, paths.ir, paths.npz,
-                                             PKG / "evaluate.py", PKG / "reference.py"],
-                    {"config": cfg.to_dict()}, [paths.evaluation]), evaluate)
+    run_stage(Stage("evaluate", paths.root, [dataset, paths.checkpoint, paths.ir, paths.npz],
+                    {"config": cfg.to_dict()}, [paths.evaluation], code=("pipeline.evaluate",)),
+              evaluate)
 
 
 def _make_vectors(cfg, ir_path: Path, paths: Paths, n: int) -> None:
@@ -155,11 +227,11 @@ def _make_vectors(cfg, ir_path: Path, paths: Paths, n: int) -> None:
             labels = np.full(n, -1, np.int64)
         write_atomic(paths.vectors, lambda f: np.savez(f, images=images, labels=labels))
 
-    inputs = [ir_path, ir_path.with_name(ir_path.name.removesuffix(".json") + ".npz")]
+    inputs = _ir_inputs(ir_path)
     if cfg is not None:
-        inputs.append(paths.checkpoint)
+        inputs += [paths.checkpoint, paths.root / "data" / "dataset.npz"]
     run_stage(Stage("vectors", paths.root, inputs, {"n": n, "random": cfg is None},
-                    [paths.vectors]), make)
+                    [paths.vectors], code=("pipeline.deploy",)), make)
 
 
 def _ir_inputs(ir_path: Path) -> list[Path]:
@@ -175,16 +247,18 @@ def _export(ir_path: Path, paths: Paths) -> None:
         images, labels, source = _export_images(paths, images)
         export_all(model, paths.root, images, source, labels)
 
-    run_stage(Stage("export", paths.root, [*_ir_inputs(ir_path), paths.vectors, PKG / "export",
-                                           PKG / "deploy.py"],
-                    {}, [paths.root / "model.onnx", paths.root / "model.tflite",
-                         paths.root / "export.json"]), export)
+    cache = paths.root / "data" / "dataset.npz"
+    run_stage(Stage("export", paths.root, [*_ir_inputs(ir_path), paths.vectors, cache], {},
+                    [paths.root / "model.onnx", paths.root / "model.tflite",
+                     paths.root / "export.json"], code=("pipeline.export", "pipeline.deploy")),
+              export)
 
 
 def _insensor(ir_path: Path, paths: Paths) -> None:
     from .insensor import write_insensor
-    run_stage(Stage("insensor", paths.root, [*_ir_inputs(ir_path), PKG / "insensor.py"], {},
-                    [paths.root / "insensor.json", paths.root / "insensor.h"]),
+    run_stage(Stage("insensor", paths.root, _ir_inputs(ir_path), {},
+                    [paths.root / "insensor.json", paths.root / "insensor.h"],
+                    code=("pipeline.insensor",)),
               lambda: write_insensor(ir.Model.load(ir_path), paths.root))
 
 

@@ -9,6 +9,7 @@ Under ``torchrun`` it trains with DistributedDataParallel (gloo on CPU, nccl on 
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -198,16 +199,21 @@ def _unit_rng(cfg: Config, *key: int) -> np.random.Generator:
 
 # --- teacher ---------------------------------------------------------------------------------
 
-def _teacher_fingerprint(cfg: Config) -> dict:
+def _teacher_fingerprint(cfg: Config, ds: Dataset) -> dict:
+    """What a saved teacher depends on: its settings, the seed and the training data itself
+    (a digest of the arrays, so edited dataset files never reuse a stale teacher)."""
     c = cfg.to_dict()
-    return {"seed": cfg.seed, "data": {k: v for k, v in c["data"].items()}, "teacher": c["teacher"]}
+    data = hashlib.sha256(np.ascontiguousarray(ds.train_images).data)
+    data.update(np.ascontiguousarray(ds.train_labels).data)
+    return {"seed": cfg.seed, "data": {k: v for k, v in c["data"].items()}, "teacher": c["teacher"],
+            "train_arrays": data.hexdigest()}
 
 
 def ensure_teacher(cfg: Config, ds: Dataset, out_dir: Path, dd: _Dist, device) -> tuple:
     """The float teacher from ``teacher.pt``, trained first when absent (or of other settings)."""
     path = out_dir / TEACHER
     teacher = FloatTeacher(ds.image_shape, ds.num_classes, cfg.teacher.width).to(device)
-    fingerprint = _teacher_fingerprint(cfg)
+    fingerprint = _teacher_fingerprint(cfg, ds)
     state = torch.load(path, map_location=device, weights_only=False) if path.is_file() else None
     if state is not None and state.get("fingerprint") != fingerprint:
         state = None

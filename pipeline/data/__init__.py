@@ -9,17 +9,20 @@ import hashlib
 import json
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from .dataset import Dataset
 from .errors import DatasetCorruptError, DatasetError, DatasetMissingError
+from .fingerprint import dataset_fingerprint
 
 __all__ = ["Dataset", "DatasetError", "DatasetMissingError", "DatasetCorruptError",
-           "load_dataset", "prepare", "add_arguments", "run"]
+           "load_dataset", "prepare", "input_spec", "cache_params", "add_arguments", "run"]
 
 CACHE_FILE = "dataset.npz"
+FINGERPRINT_MEMO = "files.json"  # content digests of the dataset files, by stat signature
 
 
 def load_dataset(data_cfg, seed: int = 0) -> Dataset:
@@ -33,7 +36,7 @@ def load_dataset(data_cfg, seed: int = 0) -> Dataset:
         ds = stl10.load(data_cfg.path)
     elif kind in ("vww", "folder"):
         from . import folder, vww
-        size = data_cfg.image_size or 96
+        size = data_cfg.image_size or FOLDER_DEFAULT_SIZE
         loader = vww.load if kind == "vww" else folder.load
         ds = loader(data_cfg.path, size=size, test_fraction=data_cfg.test_fraction, seed=seed)
     else:
@@ -42,20 +45,56 @@ def load_dataset(data_cfg, seed: int = 0) -> Dataset:
     return ds.limited(data_cfg.train_limit, data_cfg.test_limit, seed)
 
 
-def _cache_key(data_cfg, seed: int) -> str:
+# Input shape and classes of the fixed-format datasets (their files are not read to know them).
+FIXED_INPUTS = {"fashion_mnist": ((28, 28, 1), 10), "stl10": ((96, 96, 3), 10)}
+FOLDER_DEFAULT_SIZE = 96
+
+
+def input_spec(data_cfg) -> tuple[tuple[int, int, int], int]:
+    """(H, W, C) and the class count of the dataset a DataConfig names, known without loading
+    it, so that a config's architecture can be checked before any data is read. Folder datasets
+    are RGB at ``image_size``; their class count is the number of class folders when the folder
+    exists (a directory listing), else 2 (the fewest a classifier has)."""
+    if data_cfg.dataset in FIXED_INPUTS:
+        return FIXED_INPUTS[data_cfg.dataset]
+    size = data_cfg.image_size or FOLDER_DEFAULT_SIZE
+    if data_cfg.dataset == "vww":
+        return (size, size, 3), 2
+    root = Path(data_cfg.path)
+    root = root / "train" if (root / "train").is_dir() else root
+    try:
+        classes = sum(1 for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    except OSError:
+        classes = 0
+    return (size, size, 3), max(2, classes)
+
+
+def cache_params(data_cfg, seed: int, out_dir: str | Path) -> dict:
+    """What the cached arrays depend on: the data settings (augmentation is applied later, at
+    training time), the seed, and the content fingerprint of the dataset files."""
     fields = {k: v for k, v in vars(data_cfg).items() if k != "augment"}
-    return hashlib.sha256(json.dumps([fields, seed], sort_keys=True, default=str).encode()).hexdigest()
+    memo = Path(out_dir) / "data" / FINGERPRINT_MEMO
+    memo.parent.mkdir(parents=True, exist_ok=True)
+    return {"data": fields, "seed": seed, "files": dataset_fingerprint(data_cfg.dataset, data_cfg.path, memo)}
 
 
-def prepare(cfg, out_dir: str | Path) -> Dataset:
-    """The dataset of a Config, from ``<out_dir>/data/`` when cached for the same data settings."""
+def _cache_key(params: dict) -> str:
+    return hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def prepare(cfg, out_dir: str | Path, refresh: bool = False) -> Dataset:
+    """The dataset of a Config, from ``<out_dir>/data/`` when cached for the same data settings
+    and the same dataset file contents; ``refresh`` re-reads the files whatever the cache."""
     cache = Path(out_dir) / "data" / CACHE_FILE
-    key = _cache_key(cfg.data, cfg.seed)
-    if cache.is_file():
-        with np.load(cache) as z:
-            if str(z["key"]) == key:
-                return Dataset(z["train_images"], z["train_labels"], z["test_images"],
-                               z["test_labels"], tuple(str(c) for c in z["classes"]))
+    key = _cache_key(cache_params(cfg.data, cfg.seed, out_dir))
+    if cache.is_file() and not refresh:
+        try:
+            with np.load(cache) as z:
+                if str(z["key"]) == key:
+                    return Dataset(z["train_images"], z["train_labels"], z["test_images"],
+                                   z["test_labels"], tuple(str(c) for c in z["classes"]))
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError):
+            pass  # a damaged cache is rebuilt from the dataset files
     ds = load_dataset(cfg.data, cfg.seed)
     cache.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=cache.parent, suffix=".tmp")

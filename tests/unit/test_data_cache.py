@@ -25,13 +25,17 @@ def test_cache_is_reused_and_invalidated_by_settings(tmp_path):
     _valid(tmp_path, n_train=20, n_test=6)
     cfg = config_from_dict({"data": {"path": str(tmp_path)}})
     first = prepare(cfg, tmp_path / "b")
-    for f in tmp_path.glob("*.gz"):
-        f.unlink()  # the cache alone must now serve the same settings
-    again = prepare(cfg, tmp_path / "b")
+    cache = tmp_path / "b" / "data" / "dataset.npz"
+    stamp = cache.stat().st_mtime_ns
+    again = prepare(cfg, tmp_path / "b")  # same settings, same files: served from the cache
     assert np.array_equal(first.train_images, again.train_images)
+    assert cache.stat().st_mtime_ns == stamp
     other = config_from_dict({"data": {"path": str(tmp_path), "train_limit": 5}})
+    assert len(prepare(other, tmp_path / "b").train_images) == 5  # other settings: re-read
+    for f in tmp_path.glob("*.gz"):
+        f.unlink()  # the cache follows the files: gone files are not served from it
     with pytest.raises(DatasetMissingError):
-        prepare(other, tmp_path / "b")
+        prepare(cfg, tmp_path / "b")
 
 
 def test_missing_dataset_is_one_line_error(tmp_path, capsys):
