@@ -19,6 +19,7 @@ import torch
 
 from ..errors import PipelineError
 from .layers import BinaryConv2d
+from .arch import min_widths
 from .models import BNN, arch_bits, layer_shapes
 
 
@@ -135,12 +136,6 @@ def prune_to(model: BNN, target_bits: int, block: int, criterion: str,
         removed.append({"layer": best.layer, "width": len(best.keep),
                         "bits": arch_bits(model.arch)})
     return model, removed
-
-
-def min_widths(arch: dict, min_keep: float) -> dict[int, int]:
-    """The fewest channels each prunable layer may keep (of its unpruned width)."""
-    return {i: max(1, math.ceil(min_keep * s[_width_key(s)]))
-            for i, s in enumerate(arch["layers"]) if "pool" not in s}
 
 
 def prune_target(bits: int, budget: int, steps_left: int) -> int:
