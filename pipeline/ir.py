@@ -29,6 +29,10 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
+import typing
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
@@ -71,6 +75,36 @@ class PaddingBitsError(IRError):
 
 class HashMismatchError(IRError):
     """The arrays on disk do not match the sha256 recorded in the JSON."""
+
+
+class IRMissingError(IRError, FileNotFoundError):
+    """The IR file (or its arrays file) does not exist."""
+
+
+class IRCorruptError(IRError):
+    """An IR file is damaged: truncated or bit-flipped arrays, or fields of the wrong type."""
+
+
+class LayerNameError(ShapeError):
+    """A layer name is not a valid, unique C identifier (names reach generated C, ONNX, TFLite)."""
+
+
+# Layer names become C identifiers, ONNX node names and Keras layer names: only names that are
+# valid C identifiers as they stand (no mapping, so two names can never collide) are accepted.
+LAYER_NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+C_KEYWORDS = frozenset("""auto break case char const continue default do double else enum extern
+    float for goto if inline int long register restrict return short signed sizeof static struct
+    switch typedef union unsigned void volatile while _Bool _Complex _Imaginary""".split())
+ENCODINGS = ("glt", "uniform", "base2")
+
+
+def check_layer_name(name: Any) -> str:
+    """``name`` if it is a valid C identifier (and not a C keyword), else :class:`LayerNameError`."""
+    if not isinstance(name, str) or not LAYER_NAME_PATTERN.fullmatch(name) or name in C_KEYWORDS:
+        raise LayerNameError(f"layer name {name!r} is not a C identifier (letters, digits and '_', "
+                             "not starting with a digit, at most 63 characters, not a C keyword);"
+                             " rename the layer")
+    return name
 
 
 def _as_int_array(value: Any, dtype: Any) -> np.ndarray:
@@ -276,9 +310,10 @@ class Model:
         last = self.layers[-1]
         if not (isinstance(last, BDense) and last.output):
             raise ShapeError("the last layer must be an output bdense (int32 logits)")
-        names = [layer.name for layer in self.layers]
+        names = [check_layer_name(layer.name) for layer in self.layers]
         if len(set(names)) != len(names):
-            raise ShapeError(f"layer names must be unique: {names}")
+            dup = sorted({n for n in names if names.count(n) > 1})
+            raise LayerNameError(f"layer names must be unique; repeated: {', '.join(dup)}")
         for i, layer in enumerate(self.layers):
             if i > 0:
                 prev = self.layers[i - 1]
@@ -357,7 +392,10 @@ class Model:
         try:
             doc = json.loads(json_path.read_text())
         except FileNotFoundError:
-            raise
+            raise IRMissingError(f"{json_path}: no such IR file; give the model.ir.json written "
+                                 "by `python -m pipeline lower`") from None
+        except IsADirectoryError:
+            raise IRMissingError(f"{json_path} is a folder; give its model.ir.json") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise FormatVersionError(f"{json_path}: not a JSON IR file ({exc})") from exc
         if not isinstance(doc, dict):
@@ -372,14 +410,18 @@ class Model:
         if not isinstance(doc.get("arrays_file"), str) or not isinstance(doc.get("layers"), list):
             raise FormatVersionError(f"{json_path}: IR file lacks 'arrays_file' or 'layers'")
         npz_path = json_path.with_name(doc["arrays_file"])
+        if Path(doc["arrays_file"]).name != doc["arrays_file"]:
+            raise IRCorruptError(f"{json_path}: 'arrays_file' must name a file beside it, got "
+                                 f"{doc['arrays_file']!r}")
         try:
-            with np.load(npz_path) as npz:
+            with np.load(npz_path, allow_pickle=False) as npz:
                 arrays = {k: npz[k] for k in npz.files}
         except FileNotFoundError:
-            raise IRError(f"{npz_path}: the IR's arrays file is missing; re-run "
-                          "`python -m pipeline lower`") from None
-        except (ValueError, OSError) as exc:
-            raise HashMismatchError(f"{npz_path}: unreadable arrays file ({exc})") from exc
+            raise IRMissingError(f"{npz_path}: the IR's arrays file is missing; re-run "
+                                 "`python -m pipeline lower`") from None
+        except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as exc:
+            raise IRCorruptError(f"{npz_path}: damaged arrays file ({type(exc).__name__}: "
+                                 f"{exc}); re-run `python -m pipeline lower`") from None
         model = cls.from_structure(doc["layers"], arrays, doc.get("metadata", {}))
         if model.sha256() != doc.get("sha256"):
             raise HashMismatchError(f"{json_path}: arrays do not match the recorded sha256 "
@@ -396,6 +438,7 @@ class Model:
             if kind not in LAYER_TYPES:
                 raise ShapeError(f"unknown layer kind {kind!r}; known: {sorted(LAYER_TYPES)}")
             typ = LAYER_TYPES[kind]
+            _check_field_types(typ, kind, d)
             for name in typ.ARRAYS:
                 key = f"{d['name']}/{name}"
                 if key in arrays:
@@ -405,6 +448,35 @@ class Model:
             except TypeError as exc:
                 raise ShapeError(f"layer {d.get('name')!r} ({kind}): {exc}") from exc
         return cls(tuple(built), dict(metadata))
+
+
+def _json_type_ok(value: Any, hint: Any) -> bool:
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if typing.get_origin(hint) is tuple:
+        return isinstance(value, (list, tuple)) and all(_json_type_ok(v, int) for v in value)
+    return True
+
+
+def _check_field_types(typ: type, kind: str, d: dict) -> None:
+    """The JSON fields of a layer have the types of its dataclass (``"stride": 3.0`` or
+    ``"padding": "1"`` is a named :class:`IRCorruptError`, not a TypeError deep inside)."""
+    if not isinstance(d.get("name"), str):
+        raise IRCorruptError(f"a {kind} layer has no string 'name' (got {d.get('name')!r})")
+    check_layer_name(d["name"])
+    hints = typing.get_type_hints(typ)
+    fields = {f.name for f in dataclasses.fields(typ)}
+    for key, value in d.items():
+        if key not in fields or key in typ.ARRAYS:
+            continue
+        if not _json_type_ok(value, hints[key]):
+            want = getattr(hints[key], "__name__", str(hints[key]))
+            raise IRCorruptError(f"layer {d['name']!r} ({kind}): field '{key}' must be {want}, "
+                                 f"got {value!r}")
 
 
 def _npz_name(json_path: Path) -> str:
@@ -456,6 +528,9 @@ def _validate_layer(layer: Layer, out_pack_groups: int) -> None:
                 raise ShapeError(f"{layer.name}: base2 mode has no thresholds")
         else:
             raise ShapeError(f"{layer.name}: unknown thermometer mode {layer.mode!r}")
+        if layer.encoding not in ENCODINGS:
+            raise ShapeError(f"{layer.name}: unknown encoding {layer.encoding!r}; one of "
+                             f"{', '.join(ENCODINGS)}")
         B.words_per_pixel(c * m, out_pack_groups)  # raises PackingError when it cannot split
         return
     if isinstance(layer, BConv2d):

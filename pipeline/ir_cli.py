@@ -9,11 +9,6 @@ import argparse
 from pathlib import Path
 
 from . import ir
-from .errors import PipelineError
-
-
-class IRFileNotFoundError(PipelineError, FileNotFoundError):
-    """The IR file (or its arrays file) does not exist."""
 
 
 COLUMNS = ("name", "kind", "in -> out", "groups", "weight bits", "param bits", "MACs")
@@ -34,11 +29,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def load(path: Path) -> ir.Model:
-    try:
-        return ir.Model.load(path)
-    except FileNotFoundError as exc:
-        raise IRFileNotFoundError(f"{exc.filename or path}: no such file; write the IR with "
-                                  "`python -m pipeline lower` or check the path") from exc
+    """The IR at ``path``; a missing or damaged file is a named :class:`ir.IRError`."""
+    return ir.Model.load(path)
 
 
 def layer_row(layer: ir.Layer) -> tuple[str, ...]:

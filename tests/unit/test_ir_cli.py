@@ -57,7 +57,7 @@ def test_show_missing_file_is_one_line_error(tmp_path):
     proc = ir_cli("show", tmp_path / "absent.ir.json")
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
-    assert "IRFileNotFoundError" in proc.stderr and "lower" in proc.stderr
+    assert "IRMissingError" in proc.stderr and "lower" in proc.stderr
 
 
 def test_show_changed_arrays_is_one_line_error(tmp_path):
