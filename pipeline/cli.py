@@ -6,6 +6,7 @@ chosen verb's module is imported, so `boards` or `ir show` do not pay for import
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
 import sys
@@ -58,5 +59,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(module.run(args) or 0)
     except PipelineError as exc:
-        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        first, *detail = str(exc).strip().splitlines() or [""]
+        if detail:  # tool output (a compiler's, QEMU's) or a table: on stdout, before the error
+            print("\n".join(detail), flush=True)
+        print(f"error: {type(exc).__name__}: {first}", file=sys.stderr)
         return 2
+    except OSError as exc:
+        if exc.errno not in USER_FIXABLE_ERRNOS:
+            raise  # anything else is a bug and keeps its traceback
+        where = exc.filename or "a file"
+        print(f"error: FileAccessError: cannot access {where}: {exc.strerror}; check its "
+              "permissions and free space, or choose another path", file=sys.stderr)
+        return 2
+
+
+# Operating-system errors the user fixes (permissions, read-only or full disks), not bugs.
+USER_FIXABLE_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT}

@@ -13,12 +13,12 @@ hardware-only board :class:`NotEmulatableError`.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from .atomic import write_text_atomic
 from .boards import Board, load_board
 from .errors import PipelineError
 from .toolchain import qemu_system_arm
@@ -47,6 +47,11 @@ class FirmwareFaultError(EmulationError):
         self.pc = pc
         self.kind = kind
         self.output = output
+
+
+class FirmwareExitError(EmulationError):
+    """The firmware ran to its end but exited with a non-zero code (for a model image: the
+    number of vectors whose logits or class differed from the expected ones)."""
 
 
 class MalformedRecordError(EmulationError):
@@ -157,9 +162,12 @@ def run(args: argparse.Namespace) -> int:
     board = load_board(args.board)
     result = run_firmware(board, args.elf, timeout_s=args.timeout)
     log = args.log or args.elf.parent / "qemu.log"
-    tmp = log.with_name(log.name + ".tmp")
-    tmp.write_text(result.output)
-    os.replace(tmp, log)
+    write_text_atomic(log, result.output)
     print(result.output, end="" if result.output.endswith("\n") else "\n")
-    print(f"exit code {result.exit_code}; {len(result.records)} records; log {log}")
-    return result.exit_code
+    if result.exit_code != 0:
+        raise FirmwareExitError(
+            f"{args.elf.name} on {board.name} exited with code {result.exit_code} (a model "
+            f"firmware's exit code is its count of vectors that differ from the oracle); "
+            f"console output in {log}")
+    print(f"exit code 0; {len(result.records)} records; log {log}")
+    return 0

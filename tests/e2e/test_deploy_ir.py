@@ -96,8 +96,9 @@ def test_over_budget_fails_with_size_table_and_no_report(tmp_path, capsys):
     (board_dir / "report.json").write_text("{}")  # a stale success must not survive
     assert deploy("--board", "microbit", "--ir", str(path), "--build-dir", str(tmp_path),
                   "--vectors", "1") == 2
-    text = capsys.readouterr().err
-    assert text.startswith(f"error: {build.BudgetExceededError.__name__}")
-    assert "budget" in text and ".bss" in text
+    out, err = capsys.readouterr()
+    assert err.startswith(f"error: {build.BudgetExceededError.__name__}")
+    assert len(err.strip().splitlines()) == 1  # one line names the error; the table is on stdout
+    assert "budget" in err and ".bss" in out
     assert not (board_dir / "report.json").exists()
     assert not (board_dir / "size.json").exists()

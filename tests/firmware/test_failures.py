@@ -1,7 +1,10 @@
 """Named errors of the build and emulate stages: budget, compiler, hang, fault, missing tools."""
 import json
+import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -100,8 +103,20 @@ def test_hardware_only_board_is_not_emulatable(tmp_path):
         emulate.qemu_command(boards.load_board("nucleo-f446re"), tmp_path / "x.elf")
 
 
+def test_tools_installed_but_off_path_name_the_folder_and_the_searched_path(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    gcc = Path(shutil.which("arm-none-eabi-gcc", path=os.defpath + ":/usr/bin")).parent
+    monkeypatch.setattr(toolchain, "KNOWN_DIRS", (str(gcc),))
+    with pytest.raises(toolchain.MissingToolError) as exc:
+        toolchain.arm_tool("gcc")
+    msg = str(exc.value)
+    assert f"installed in {gcc}" in msg and f"PATH={tmp_path}" in msg
+    assert "BNN_ARM_TOOLCHAIN_DIR" in msg
+
+
 def test_missing_tools_say_run_make_setup(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(toolchain, "KNOWN_DIRS", ())  # as on a machine without them
     for find in (lambda: toolchain.arm_tool("gcc"), toolchain.qemu_system_arm):
         with pytest.raises(toolchain.MissingToolError, match="make setup"):
             find()
@@ -135,7 +150,8 @@ def test_build_and_emulate_verbs(tmp_path):
     assert size["board"] == "mps2-an500"
     ran = subprocess.run(run + ["emulate", "--board", "mps2-an500", str(tmp_path / "firmware.elf")],
                          cwd=ROOT, capture_output=True, text=True)
-    assert ran.returncode == 5, ran.stderr
+    assert ran.returncode == 2, ran.stderr  # a failing firmware is a named error
+    assert ran.stderr.startswith("error: FirmwareExitError") and "code 5" in ran.stderr
     assert "BNN hello board=mps2-an500" in ran.stdout
     assert (tmp_path / "qemu.log").read_text().startswith("BNN hello")
     over = subprocess.run(run + ["build", "--board", "microbit", str(src), "--out",
