@@ -14,6 +14,7 @@ from typing import Any, Optional
 
 import yaml
 
+from .data.sensor import SensorConfig
 from .errors import PipelineError
 
 BIT_BUDGET_DEFAULT = 1_000_000
@@ -32,6 +33,9 @@ class AugmentConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
+    """Where the images come from and how they are prepared (``sensor``: the raw-sensor
+    simulation of :mod:`pipeline.data.sensor`, applied to both splits when enabled)."""
+
     dataset: str = "fashion_mnist"  # fashion_mnist | stl10 | vww | folder
     path: str = "/usr/share/datasets/fashion-mnist"
     train_limit: Optional[int] = None  # first N training images (seeded subset), for tiny runs
@@ -39,6 +43,7 @@ class DataConfig:
     image_size: Optional[int] = None   # folder/vww: images are resized to this square size
     test_fraction: float = 0.2         # folder/vww: held-out share when no split folders exist
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    sensor: SensorConfig = field(default_factory=SensorConfig)
 
 
 @dataclass(frozen=True)
@@ -350,6 +355,8 @@ def _check_values(cfg: Config, source: str) -> None:
                           f"8 bit-planes), got {enc.planes}")
     if len(enc.temperature) != 2 or min(enc.temperature) <= 0:
         raise ConfigError(f"{source}: 'model.encoding.temperature' must be [start, end] > 0")
+    for problem in cfg.data.sensor.check():
+        raise ConfigError(f"{source}: data.sensor: {problem}")
     aug = cfg.data.augment
     if aug.gamma is not None and (len(aug.gamma) != 2 or not 0 < aug.gamma[0] <= aug.gamma[1]):
         raise ConfigError(f"{source}: 'data.augment.gamma' must be [low, high], 0 < low <= high")

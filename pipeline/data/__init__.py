@@ -26,7 +26,8 @@ FINGERPRINT_MEMO = "files.json"  # content digests of the dataset files, by stat
 
 
 def load_dataset(data_cfg, seed: int = 0) -> Dataset:
-    """Read the dataset a DataConfig names, then apply its limits."""
+    """Read the dataset a DataConfig names, then apply its limits and, when enabled, the
+    raw-sensor simulation (``data.sensor``)."""
     kind = data_cfg.dataset
     if kind == "fashion_mnist":
         from . import fashion_mnist
@@ -42,7 +43,9 @@ def load_dataset(data_cfg, seed: int = 0) -> Dataset:
     else:
         raise DatasetMissingError(f"unknown dataset {kind!r}; use fashion_mnist, stl10, vww or "
                                   "folder")
-    return ds.limited(data_cfg.train_limit, data_cfg.test_limit, seed)
+    from .sensor import simulate_dataset
+    ds = ds.limited(data_cfg.train_limit, data_cfg.test_limit, seed)
+    return simulate_dataset(ds, data_cfg.sensor, run_seed=seed)
 
 
 # Input shape and classes of the fixed-format datasets (their files are not read to know them).

@@ -284,3 +284,18 @@ def test_black_level_limit_depends_on_bits():
     assert "'black_level'" in SensorConfig(black_level=1000, adc_bits=8).check()[0]
     # the product limit names full_well
     assert "'full_well'" in SensorConfig(full_well=1e15, exposure=[1.0, 2.0]).check()[0]
+
+
+def test_config_section_reaches_the_loader_and_is_checked():
+    """data.sensor in a config: validated when the config loads, applied by load_dataset."""
+    import pytest as _pytest
+
+    from pipeline.config import ConfigError, config_from_dict
+    from pipeline.data import load_dataset
+    with _pytest.raises(ConfigError, match="data.sensor: 'exposure'"):
+        config_from_dict({"data": {"sensor": {"exposure": [0.5, 0.1]}}})
+    limits = {"train_limit": 64, "test_limit": 32}
+    plain = load_dataset(config_from_dict({"data": limits}).data, 0)
+    raw = load_dataset(config_from_dict({"data": {**limits, "sensor": {"enabled": True}}}).data, 0)
+    assert raw.train_images.shape == plain.train_images.shape
+    assert raw.train_images.mean() < plain.train_images.mean() / 2  # exposure <= 1/2: darker
