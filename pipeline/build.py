@@ -26,6 +26,7 @@ from elftools.elf.constants import SH_FLAGS
 from elftools.elf.elffile import ELFFile
 
 from .boards import Board, MemoryRegion, load_board
+from .atomic import writable_dir
 from .errors import PipelineError
 from .toolchain import arm_tool
 
@@ -289,7 +290,7 @@ def run(args: argparse.Namespace) -> int:
     if not sources:
         raise BuildError(f"no *.c files under {src}")
     include_dirs = sorted({s.parent for s in src.rglob("*.h")} | {src})
-    out = args.out or (src.parent if src.name == "src" else src / "build")
+    out = writable_dir(args.out or (src.parent if src.name == "src" else src / "build"))
     result = build_firmware(board, sources, include_dirs, out,
                             dict(_parse_define(d) for d in args.defines), opt=args.opt)
     size = result.size

@@ -74,4 +74,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 # Operating-system errors the user fixes (permissions, read-only or full disks), not bugs.
-USER_FIXABLE_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT}
+USER_FIXABLE_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT,
+                       errno.ENOTDIR, errno.EISDIR}

@@ -131,6 +131,10 @@ def run_firmware(board: Board, elf: Path | str, timeout_s: float = 60) -> Emulat
     cmd = qemu_command(board, elf)
     if not elf.is_file():
         raise EmulationError(f"firmware {elf} does not exist: run the build stage first")
+    with open(elf, "rb") as f:
+        if f.read(4) != b"\x7fELF":
+            raise EmulationError(f"{elf} is not an ELF file: give the firmware.elf written by "
+                                 "the build stage")
     try:
         proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True,
                               timeout=timeout_s)

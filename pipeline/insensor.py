@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__, ir
-from .atomic import write_text_atomic
+from .atomic import writable_dir, write_text_atomic
 from .errors import PipelineError
 
 DEFAULT_DAC_BITS = 10
@@ -111,6 +111,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     model = ir.Model.load(args.ir)
-    path = write_insensor(model, args.out or args.ir.parent, args.dac_bits)
+    path = write_insensor(model, writable_dir(args.out or args.ir.parent), args.dac_bits)
     print(f"wrote {path} and insensor.h ({args.dac_bits}-bit DAC codes)")
     return 0

@@ -8,6 +8,8 @@ the layer after it; dense layers read packing 1.
 """
 from __future__ import annotations
 
+import pickle
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +17,7 @@ import torch
 
 from . import bits as B
 from . import ir
+from .atomic import writable_dir
 from .errors import PipelineError
 from .nn.layers import BinaryConv2d, BinaryDense
 from .nn.models import BNN, layer_shapes
@@ -107,7 +110,8 @@ def load_model(ckpt_path: str | Path) -> tuple[BNN, dict]:
         ckpt = torch.load(path, map_location="cpu", weights_only=False)
         model = BNN(ckpt["arch"])
         model.load_state_dict(ckpt["model"])
-    except (KeyError, RuntimeError, EOFError, ValueError) as exc:
+    except (KeyError, RuntimeError, EOFError, ValueError, TypeError, AttributeError,
+            pickle.UnpicklingError, zipfile.BadZipFile) as exc:
         raise CheckpointError(f"{path}: not a BNN training checkpoint ({exc}); re-run "
                               "`python -m pipeline train`") from exc
     return model.eval(), {k: ckpt.get(k) for k in ("config_name", "test_accuracy", "finished")}
@@ -132,8 +136,9 @@ def run(args) -> int:
     from .config import load_config
     ckpt = Path(args.checkpoint) if args.checkpoint else \
         Path("build") / load_config(args.config).name / "checkpoint.pt"
-    model = lower_checkpoint(ckpt)
     out = Path(args.out) if args.out else ckpt.parent / "model.ir.json"
+    writable_dir(out.parent)  # before the checkpoint is read
+    model = lower_checkpoint(ckpt)
     model.save(out)
     print(f"{out}: {len(model.layers)} layers, {model.bits():,} bits, sha256 {model.sha256()[:12]}")
     return 0

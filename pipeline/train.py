@@ -27,6 +27,7 @@ from tqdm import tqdm
 from .config import Config, ConfigError, load_config
 from .data import Dataset, prepare
 from .data.transforms import augment
+from .atomic import writable_dir
 from .errors import PipelineError
 from .nn import prune as P
 from .nn.distill import distillation_loss
@@ -496,7 +497,7 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     cfg = load_config(args.config)
-    out = Path(args.out or Path("build") / cfg.name)
+    out = writable_dir(Path(args.out or Path("build") / cfg.name))
     path = train(cfg, out, resume=args.resume)
     if int(os.environ.get("RANK", "0")) == 0:
         ckpt = torch.load(path, map_location="cpu", weights_only=False)

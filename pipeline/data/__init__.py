@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .dataset import Dataset
+from ..atomic import writable_dir
 from .errors import DatasetCorruptError, DatasetError, DatasetMissingError
 from .fingerprint import dataset_fingerprint
 
@@ -122,6 +123,7 @@ def run(args) -> int:
     from ..config import load_config
     cfg = load_config(args.config)
     out = Path(args.out or Path("build") / cfg.name)
+    writable_dir(out / "data")
     ds = prepare(cfg, out)
     print(f"{cfg.data.dataset}: train {ds.train_images.shape}, test {ds.test_images.shape}, "
           f"{ds.num_classes} classes -> {out / 'data' / CACHE_FILE}")

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import ir
+from ..atomic import writable_dir
 from ..errors import PipelineError
 from . import onnx as onnx_export
 from . import tflite as tflite_export
@@ -190,8 +191,8 @@ def run(args: argparse.Namespace) -> int:
     from ..ir_cli import load
 
     model = load(args.ir)
+    out_dir = writable_dir(args.out or args.ir.parent)
     images, source = load_images(args, model)
-    out_dir = args.out or args.ir.parent
     report = export_all(model, out_dir, images, source)
     for kind in ("onnx", "tflite"):
         f, a = report["files"][kind], report["agreement"][kind]
