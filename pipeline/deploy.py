@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,11 +22,39 @@ from . import ir
 from .atomic import writable_dir, write_atomic, write_text_atomic
 from .build import BudgetExceededError
 from .errors import PipelineError
-from .stages import Stage, run_stage
+from .stages import Stage, module_closure, run_stage
 
 ROOT = Path(__file__).resolve().parent.parent
-PKG = ROOT / "pipeline"
 DEFAULT_CONFIG = ROOT / "configs" / "fashion_glt.yaml"
+
+
+# The package modules each stage runs: their import closure (pipeline.stages.module_closure) is
+# an input of the stage, so an edited module re-runs exactly the stages that import it.
+# Conservative where a stage's code lives in this module (vectors, export): then all of it.
+STAGE_CODE: dict[str, tuple[str, ...]] = {
+    "data": ("pipeline.data",),
+    "train": ("pipeline.train",),
+    "lower": ("pipeline.lower",),
+    "evaluate": ("pipeline.evaluate",),
+    "vectors": ("pipeline.deploy",),
+    "export": ("pipeline.export", "pipeline.deploy"),
+    "insensor": ("pipeline.insensor",),
+    "render": ("pipeline.render",),
+    "build": ("pipeline.build",),
+    "emulate": ("pipeline.emulate", "pipeline.verify"),
+}
+
+
+def stage_resource_inputs() -> dict[str, list[Path]]:
+    """Files other than Python modules that stages read: templates, the platform sources and
+    the linker script template, board records."""
+    templates = ROOT / "firmware_templates"
+    return {"render": [templates], "build": [templates / "platform", ROOT / "boards"]}
+
+
+def stage_code_inputs() -> dict[str, list[Path]]:
+    """Source files each stage depends on (for tests and for `why did this re-run`)."""
+    return {name: module_closure(*mods) for name, mods in STAGE_CODE.items()}
 
 
 class FirmwareMismatchError(PipelineError):
@@ -187,10 +216,10 @@ def _train_and_lower(cfg, paths: Paths) -> None:
     # The data stage's parameters include the content fingerprint of the dataset files, so
     # swapped or edited files re-read the data and everything downstream follows.
     run_stage(Stage("data", paths.root, [], cache_params(cfg.data, cfg.seed, paths.root),
-                    [dataset], code=("pipeline.data",)),
+                    [dataset], code=STAGE_CODE["data"]),
               lambda: prepare(cfg, paths.root, refresh=True))
     train_stage = Stage("train", paths.root, [dataset], {"config": cfg.to_dict()},
-                        [paths.checkpoint], code=("pipeline.train",))
+                        [paths.checkpoint], code=STAGE_CODE["train"])
     run_stage(train_stage, lambda: train_mod.train(cfg, paths.root))
 
     def lower() -> None:
@@ -198,7 +227,7 @@ def _train_and_lower(cfg, paths: Paths) -> None:
         lower_checkpoint(paths.checkpoint).save(paths.ir)
 
     run_stage(Stage("lower", paths.root, [paths.checkpoint], {}, [paths.ir, paths.npz],
-                    code=("pipeline.lower",)), lower)
+                    code=STAGE_CODE["lower"]), lower)
 
     def evaluate() -> None:
         from .evaluate import evaluate_model
@@ -206,7 +235,7 @@ def _train_and_lower(cfg, paths: Paths) -> None:
         _write_json(paths.evaluation, result)
 
     run_stage(Stage("evaluate", paths.root, [dataset, paths.checkpoint, paths.ir, paths.npz],
-                    {"config": cfg.to_dict()}, [paths.evaluation], code=("pipeline.evaluate",)),
+                    {"config": cfg.to_dict()}, [paths.evaluation], code=STAGE_CODE["evaluate"]),
               evaluate)
 
 
@@ -231,7 +260,7 @@ def _make_vectors(cfg, ir_path: Path, paths: Paths, n: int) -> None:
     if cfg is not None:
         inputs += [paths.checkpoint, paths.root / "data" / "dataset.npz"]
     run_stage(Stage("vectors", paths.root, inputs, {"n": n, "random": cfg is None},
-                    [paths.vectors], code=("pipeline.deploy",)), make)
+                    [paths.vectors], code=STAGE_CODE["vectors"]), make)
 
 
 def _ir_inputs(ir_path: Path) -> list[Path]:
@@ -250,7 +279,7 @@ def _export(ir_path: Path, paths: Paths) -> None:
     cache = paths.root / "data" / "dataset.npz"
     run_stage(Stage("export", paths.root, [*_ir_inputs(ir_path), paths.vectors, cache], {},
                     [paths.root / "model.onnx", paths.root / "model.tflite",
-                     paths.root / "export.json"], code=("pipeline.export", "pipeline.deploy")),
+                     paths.root / "export.json"], code=STAGE_CODE["export"]),
               export)
 
 
@@ -258,7 +287,7 @@ def _insensor(ir_path: Path, paths: Paths) -> None:
     from .insensor import write_insensor
     run_stage(Stage("insensor", paths.root, _ir_inputs(ir_path), {},
                     [paths.root / "insensor.json", paths.root / "insensor.h"],
-                    code=("pipeline.insensor",)),
+                    code=STAGE_CODE["insensor"]),
               lambda: write_insensor(ir.Model.load(ir_path), paths.root))
 
 
@@ -282,6 +311,8 @@ def _render_build_emulate(board, ir_path: Path, paths: Paths, args) -> None:
     board_file = ROOT / "boards" / f"{board.name}.yaml"
 
     def do_render() -> None:
+        for stale in paths.board.glob("*.tmp"):  # left by an interrupted render (we hold the lock)
+            shutil.rmtree(stale, ignore_errors=True)
         model = ir.Model.load(ir_path)
         with np.load(paths.vectors) as z:
             images = z["images"]
@@ -289,8 +320,9 @@ def _render_build_emulate(board, ir_path: Path, paths: Paths, args) -> None:
         render.render(model, board.name, paths.src, images, logits, args.variant)
 
     run_stage(Stage("render", paths.board, [*_ir_inputs(ir_path), paths.vectors, board_file,
-                                            ROOT / "firmware_templates", PKG / "render.py"],
-                    {"variant": args.variant}, [paths.src]), do_render)
+                                            *stage_resource_inputs()["render"]],
+                    {"variant": args.variant}, [paths.src], code=STAGE_CODE["render"]),
+              do_render)
 
     elf = paths.board / "firmware.elf"
 
@@ -298,8 +330,9 @@ def _render_build_emulate(board, ir_path: Path, paths: Paths, args) -> None:
         sources = sorted(paths.src.glob("*.c"))
         build.build_firmware(board, sources, [paths.src], paths.board)
 
-    run_stage(Stage("build", paths.board, [paths.src, board_file, PKG / "build.py"], {},
-                    [elf, paths.board / "size.json"]), do_build)
+    run_stage(Stage("build", paths.board, [paths.src, board_file,
+                                           *stage_resource_inputs()["build"]], {},
+                    [elf, paths.board / "size.json"], code=STAGE_CODE["build"]), do_build)
 
     emulation = paths.board / "emulation.json"
     if board.qemu is None:
@@ -328,7 +361,8 @@ def _render_build_emulate(board, ir_path: Path, paths: Paths, args) -> None:
         _write_json(emulation, doc)
 
     run_stage(Stage("emulate", paths.board, [elf, paths.vectors, *_ir_inputs(ir_path)],
-                    {"timeout": args.timeout}, [emulation]), do_emulate)
+                    {"timeout": args.timeout}, [emulation], code=STAGE_CODE["emulate"]),
+              do_emulate)
 
 
 def _write_json(path: Path, doc: dict) -> None:

@@ -409,10 +409,10 @@ class Model:
                 f"(this code reads version {FORMAT_VERSION}); re-run `python -m pipeline lower`")
         if not isinstance(doc.get("arrays_file"), str) or not isinstance(doc.get("layers"), list):
             raise FormatVersionError(f"{json_path}: IR file lacks 'arrays_file' or 'layers'")
-        npz_path = json_path.with_name(doc["arrays_file"])
         if Path(doc["arrays_file"]).name != doc["arrays_file"]:
             raise IRCorruptError(f"{json_path}: 'arrays_file' must name a file beside it, got "
                                  f"{doc['arrays_file']!r}")
+        npz_path = json_path.with_name(doc["arrays_file"])
         try:
             with np.load(npz_path, allow_pickle=False) as npz:
                 arrays = {k: npz[k] for k in npz.files}

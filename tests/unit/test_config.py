@@ -73,3 +73,71 @@ def test_defaults_and_budget():
     cfg = config_from_dict({})
     assert cfg.prune.budget_bits == 1_000_000
     assert cfg.deploy.vectors == 20
+
+
+# --- everything knowable is checked when the config loads (issue: after training) ---------------
+
+@pytest.mark.parametrize("layers, pattern", [
+    ([{"conv": 30, "groups": 4}], r"layers\[0\].*cannot be split into 4 groups"),
+    ([{"conv": 16, "kernel": 40}], r"layers\[0\].*leaves no pixels"),
+    ([{"pool": 2}] * 5, r"layers\[4\].*leaves no pixels"),
+    ([{"conv": 8}, {"conv": 12, "groups": 8}], r"layers\[1\].*groups"),
+])
+def test_architecture_errors_are_config_errors_at_load(tmp_path, layers, pattern):
+    import yaml
+    p = tmp_path / "arch.yaml"
+    p.write_text(yaml.safe_dump({"model": {"layers": layers}}))
+    with pytest.raises(ConfigError, match=pattern) as exc:
+        load_config(p)
+    assert str(exc.value).startswith(f"{p}:")  # file:line:column of the layer
+
+
+def test_folder_dataset_without_default_topology_needs_layers(tmp_path):
+    with pytest.raises(ConfigError, match="no default topology for input 40x40x3"):
+        config_from_dict({"data": {"dataset": "folder", "path": str(tmp_path), "image_size": 40}})
+
+
+@pytest.mark.parametrize("doc, pattern", [
+    ({"data": {"train_limit": -5}}, r"'data\.train_limit' must be >= 1, got -5"),
+    ({"data": {"test_limit": 0}}, r"'data\.test_limit' must be >= 1"),
+    ({"train": {"threads": -1}}, r"'train\.threads' must be in \[1, 1024\], got -1"),
+    ({"train": {"epochs": 0}}, r"'train\.epochs'"),
+    ({"distill": {"alpha": 1.5}}, r"'distill\.alpha' must be in \[0, 1\]"),
+    ({"prune": {"budget_bits": 0}}, r"'prune\.budget_bits'"),
+    ({"seed": 1.5}, r"'seed' must be integer"),
+    ({"deploy": {"vectors": 0}}, r"'deploy\.vectors'"),
+])
+def test_out_of_range_values_are_rejected(doc, pattern):
+    with pytest.raises(ConfigError, match=pattern):
+        config_from_dict(doc)
+
+
+def test_yaml_syntax_error_is_one_line_with_position(tmp_path):
+    p = tmp_path / "broken.yaml"
+    p.write_text("seed: 0\ntrain: {epochs: 2\n  lr: 0.1\n")
+    with pytest.raises(ConfigError) as exc:
+        load_config(p)
+    msg = str(exc.value)
+    assert len(msg.splitlines()) == 1
+    assert msg.startswith(f"{p}:3:5: YAML syntax error")
+
+
+def test_value_errors_point_at_their_line(tmp_path):
+    p = tmp_path / "range.yaml"
+    p.write_text("seed: 0\ndata:\n  dataset: fashion_mnist\n  train_limit: -5\n")
+    with pytest.raises(ConfigError, match=rf"^{p}:4:16: 'data\.train_limit'"):
+        load_config(p)
+
+
+@pytest.mark.parametrize("name", ["../x", "a/b", "/abs", ".hidden", "", "x" * 65, "a b"])
+def test_names_that_become_paths_are_one_component(name):
+    with pytest.raises(ConfigError, match="one path component"):
+        config_from_dict({"name": name})
+
+
+def test_unreachable_bit_budget_fails_at_load():
+    with pytest.raises(ConfigError, match=r"budget_bits' 1,000 cannot be reached.*min_keep"):
+        config_from_dict({"prune": {"budget_bits": 1000}})
+    # the bound is a true lower bound: the tiny config's own budget still loads
+    load_config(Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml")
+    config_from_dict({"prune": {"budget_bits": 1000, "enabled": False}})

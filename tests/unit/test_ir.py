@@ -262,3 +262,81 @@ def test_random_activations_have_zero_padding_bits():
     rng = np.random.default_rng(0)
     x = R.random_activations(rng, 3, (4, 5, 21), groups=3)
     assert x.shape == (3, 4, 5, 3) and B.padding_bits_are_zero(x, 21, 3)
+
+
+# --- strings that reach generated C, ONNX and TFLite -----------------------------------------
+
+@pytest.mark.parametrize("name", ['x"\n#define BNN_MODEL_CLASSES 0\n//', "c-1", "1conv", "conv 1",
+                                  "int", "", "a" * 64, "conv\u00e9", "x*/"])
+def test_layer_names_must_be_c_identifiers(name):
+    model = R.random_model(1)
+    with pytest.raises(ir.LayerNameError):
+        replace_layer(model, 1, name=name).validate()
+
+
+def test_names_that_collide_after_mapping_are_rejected_not_mapped():
+    """'c-1' and 'c_1' used to map to one C identifier and fail only at the compiler."""
+    model = R.random_model(1)
+    bad = replace_layer(replace_layer(model, 1, name="c_1"), 2, name="c-1")
+    with pytest.raises(ir.LayerNameError, match="c-1"):
+        bad.validate()
+    with pytest.raises(ir.LayerNameError, match="repeated: c_1"):
+        replace_layer(replace_layer(model, 1, name="c_1"), 2, name="c_1").validate()
+
+
+def test_an_edited_name_in_the_file_is_rejected_on_load(tmp_path):
+    path = R.random_model(2).save(tmp_path / "m.ir.json")
+    doc = json.loads(path.read_text())
+    doc["layers"][1]["name"] = 'q"\n#define X'
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ir.LayerNameError):
+        ir.Model.load(path)
+
+
+@pytest.mark.parametrize("field, value", [("stride", 3.0), ("padding", "1"), ("groups", True),
+                                          ("kernel", [3, "3"]), ("in_shape", [4, 4, 2.0])])
+def test_wrong_json_types_are_named_ir_errors(tmp_path, field, value):
+    path = model_with(4).save(tmp_path / "m.ir.json")
+    doc = json.loads(path.read_text())
+    conv = next(layer for layer in doc["layers"] if layer["kind"] == "bconv2d")
+    conv[field] = value
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ir.IRCorruptError, match=field):
+        ir.Model.load(path)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "empty"])
+def test_damaged_arrays_file_is_a_named_ir_error(tmp_path, damage):
+    path = R.random_model(5).save(tmp_path / "m.ir.json")
+    npz = tmp_path / "m.ir.npz"
+    data = bytearray(npz.read_bytes())
+    if damage == "truncate":
+        data = data[: len(data) // 2]
+    elif damage == "flip":  # one bit inside the stored bytes of the largest array
+        import struct
+        import zipfile
+        with zipfile.ZipFile(npz) as z:
+            info = max(z.infolist(), key=lambda i: i.file_size)
+        n, e = struct.unpack("<HH", bytes(data[info.header_offset + 26:info.header_offset + 30]))
+        data[info.header_offset + 30 + n + e + info.compress_size - 1] ^= 0x01
+    else:
+        data = bytearray()
+    npz.write_bytes(bytes(data))
+    with pytest.raises(ir.IRCorruptError):
+        ir.Model.load(path)
+
+
+def test_missing_ir_file_is_named(tmp_path):
+    with pytest.raises(ir.IRMissingError, match="lower"):
+        ir.Model.load(tmp_path / "none.ir.json")
+    with pytest.raises(ir.IRMissingError):
+        ir.Model.load(tmp_path)
+
+
+def test_arrays_file_must_lie_beside_the_json(tmp_path):
+    path = R.random_model(6).save(tmp_path / "m.ir.json")
+    doc = json.loads(path.read_text())
+    doc["arrays_file"] = "../elsewhere.npz"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ir.IRCorruptError, match="beside"):
+        ir.Model.load(path)
