@@ -1,6 +1,7 @@
 """`python -m pipeline deploy --ir ...`: the whole chain on an IR file, its reports, caching and
 its named failures (unknown board, over budget)."""
 import json
+import re
 import subprocess
 import sys
 import time
@@ -102,3 +103,26 @@ def test_over_budget_fails_with_size_table_and_no_report(tmp_path, capsys):
     assert "budget" in err and ".bss" in out
     assert not (board_dir / "report.json").exists()
     assert not (board_dir / "size.json").exists()
+
+
+def test_too_many_vectors_says_how_many_fit(tmp_path, capsys):
+    """VECTORS=500 on a small board: the error says how much of the image is test vectors and
+    how many fit, and that many then deploy (the issue: it only said 'shrink the model')."""
+    rng = np.random.default_rng(3)
+    t = random_ir.random_thermometer(rng, (28, 28, 1), 2)
+    conv = random_ir.random_bconv2d(rng, t.out_shape, 8, 3, 2, 1, 1)
+    out = random_ir.random_bdense(rng, conv.out_shape, 10, output=True)
+    path = ir.Model((t, conv, out)).validate().save(tmp_path / "v" / "model.ir.json")
+    args = ["--board", "microbit", "--ir", str(path), "--build-dir", str(tmp_path / "b")]
+    assert deploy(*args, "--vectors", "500") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: VectorsOverBudgetError") and len(err.strip().splitlines()) == 1
+    per_vector = 28 * 28 + 4 * 10
+    assert f"take {500 * per_vector:,} B ({per_vector:,} B each)" in err
+    fit = int(re.search(r"at most (\d+) fit", err).group(1))
+    assert 1 <= fit < 500
+    assert deploy(*args, "--vectors", str(fit)) == 0
+    rep = json.loads((tmp_path / "b" / "v" / "microbit" / "report.json").read_text())
+    assert rep["vectors"] == fit and rep["mismatches"] == 0
+    assert deploy(*args, "--vectors", str(fit + 1)) == 2  # 'at most' is exact
+    assert "VectorsOverBudgetError" in capsys.readouterr().err
