@@ -25,11 +25,12 @@ import jinja2
 from elftools.elf.constants import SH_FLAGS
 from elftools.elf.elffile import ELFFile
 
+from . import resources
 from .boards import Board, MemoryRegion, load_board
 from .errors import PipelineError
 from .toolchain import arm_tool
 
-PLATFORM_DIR = Path(__file__).resolve().parent.parent / "firmware_templates" / "platform"
+PLATFORM_DIR = resources.platform_dir()
 LINKER_TEMPLATE = "linker.ld.j2"
 ARTIFACTS = ("firmware.elf", "firmware.map", "firmware.bin", "firmware.hex", "linker.ld",
              "size.json")
@@ -266,11 +267,13 @@ def _parse_define(text: str) -> tuple[str, str | None]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("src", type=Path, help="folder of C sources (every *.c below it)")
+    parser.add_argument("src", type=Path, help="folder of C sources (every *.c below it), e.g. "
+                        "what `render` wrote: build/<model>/<board>")
     parser.add_argument("--board", required=True, help="board name (python -m pipeline boards)")
     parser.add_argument("--out", type=Path,
-                        help="output folder (default: the parent of SRC when SRC is named src, "
-                             "else SRC/build)")
+                        help="output folder (default: SRC itself when it is a rendered folder "
+                             "with harness/, the parent of SRC when SRC is named src, else "
+                             "SRC/build)")
     parser.add_argument("--opt", default="-O2", help="optimisation flag (default -O2)")
     parser.add_argument("-D", dest="defines", action="append", default=[], metavar="NAME[=VALUE]")
 
@@ -284,7 +287,12 @@ def run(args: argparse.Namespace) -> int:
     if not sources:
         raise BuildError(f"no *.c files under {src}")
     include_dirs = sorted({s.parent for s in src.rglob("*.h")} | {src})
-    out = args.out or (src.parent if src.name == "src" else src / "build")
+    if args.out:
+        out = args.out
+    elif (src / "harness").is_dir():  # a rendered folder: model/ + runtime/ + harness/
+        out = src
+    else:
+        out = src.parent if src.name == "src" else src / "build"
     result = build_firmware(board, sources, include_dirs, out,
                             dict(_parse_define(d) for d in args.defines), opt=args.opt)
     size = result.size

@@ -56,7 +56,8 @@ class Paths:
 
     @property
     def src(self) -> Path:
-        return self.board / "src"
+        """Where render writes model/, runtime/, harness/ and the .tar.gz: the board folder."""
+        return self.board
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -204,27 +205,33 @@ def _export_images(paths: Paths, vectors: np.ndarray):
 
 
 def _render_build_emulate(board, ir_path: Path, paths: Paths, args) -> None:
-    from . import build, emulate, reference, render, verify
-    board_file = ROOT / "boards" / f"{board.name}.yaml"
+    from . import build, emulate, reference, render, resources, verify
+    board_file = board.path
+    name = getattr(args, "name", None)
+    name = render.check_model_name(name) if name else render.default_model_name(paths.root.name)
+    rendered = render.Rendered(paths.src, name, board.name)
 
     def do_render() -> None:
         model = ir.Model.load(ir_path)
         with np.load(paths.vectors) as z:
             images = z["images"]
         logits = reference.run(model, images).logits
-        render.render(model, board.name, paths.src, images, logits, args.variant)
+        render.render(model, board, paths.src, images, logits, args.variant, name)
 
     run_stage(Stage("render", paths.board, [*_ir_inputs(ir_path), paths.vectors, board_file,
-                                            ROOT / "firmware_templates", PKG / "render.py"],
-                    {"variant": args.variant}, [paths.src]), do_render)
+                                            resources.templates_dir(), PKG / "render.py"],
+                    {"variant": args.variant, "name": name},
+                    [rendered.model_dir, rendered.runtime_dir, rendered.harness_dir,
+                     rendered.archive]), do_render)
 
     elf = paths.board / "firmware.elf"
 
     def do_build() -> None:
-        sources = sorted(paths.src.glob("*.c"))
-        build.build_firmware(board, sources, [paths.src], paths.board)
+        build.build_firmware(board, rendered.firmware_sources(), rendered.include_dirs(),
+                             paths.board)
 
-    run_stage(Stage("build", paths.board, [paths.src, board_file, PKG / "build.py"], {},
+    run_stage(Stage("build", paths.board, [*rendered.include_dirs(), board_file,
+                                           PKG / "build.py"], {},
                     [elf, paths.board / "size.json"]), do_build)
 
     emulation = paths.board / "emulation.json"
