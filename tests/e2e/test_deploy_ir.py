@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from pipeline import build, cli, ir, random_ir
+from pipeline import build, cli, ir, random_ir, render
 from pipeline.boards import UnknownBoardError
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
@@ -43,6 +43,11 @@ def test_deploy_ir_reports_and_is_cached(tmp_path, ir_file, capsys):
                  "qemu.log", "report.md"):
         assert (board_dir / name).is_file(), name
     assert (tmp_path / ir_file.parent.name / "model.onnx").is_file()
+    name = render.default_model_name(ir_file.parent.name)
+    for rel in (f"model/{name}.h", f"model/{name}.c", f"model/{name}_weights.c",
+                "runtime/bnn.h", "runtime/CMakeLists.txt", "harness/main.c", "harness/linker.ld",
+                f"{name}-mps2-an386.tar.gz"):
+        assert (board_dir / rel).is_file(), rel
     capsys.readouterr()
     start = time.monotonic()
     assert deploy("--board", "mps2-an386", "--ir", str(ir_file), "--build-dir", str(tmp_path),
