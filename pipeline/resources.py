@@ -2,8 +2,8 @@
 
 The one place that locates them. In a source checkout (an editable install, or ``python -m``
 from the repository) they are the top-level folders ``firmware_templates/`` and ``boards/``;
-in an installed wheel they are package data, ``pipeline.firmware_templates`` and
-``pipeline.board_files`` (pyproject.toml maps the same folders there), found with
+in an installed wheel they are package data under ``pipeline/`` (``firmware_templates/``,
+``board_files/``, ``config_files/``: setup.py maps the same folders there), found with
 :mod:`importlib.resources`. Nothing here depends on the current directory, and nothing is ever
 written here: outputs go under ``./build`` or the folder given with ``--out``/``--build-dir``.
 """
@@ -18,8 +18,9 @@ from .errors import PipelineError
 _PACKAGE_DIR = Path(__file__).resolve().parent
 _CHECKOUT = _PACKAGE_DIR.parent
 
-# folder name in the repository -> package that holds it in a wheel
-_DATA = {"firmware_templates": "pipeline.firmware_templates", "boards": "pipeline.board_files"}
+# folder name in the repository -> its folder inside the installed package (setup.py)
+_DATA = {"firmware_templates": "firmware_templates", "boards": "board_files",
+         "configs": "config_files"}
 
 
 class MissingResourceError(PipelineError):
@@ -32,19 +33,15 @@ def _is_checkout() -> bool:
 
 @lru_cache(maxsize=None)
 def data_dir(name: str) -> Path:
-    """The folder ``name`` (``firmware_templates`` or ``boards``) as a real directory."""
+    """The folder ``name`` (``firmware_templates``, ``boards`` or ``configs``) as a directory."""
     if name not in _DATA:
         raise KeyError(name)
     if _is_checkout() and (_CHECKOUT / name).is_dir():
         return _CHECKOUT / name
-    try:
-        root = resources.files(_DATA[name])
-    except ModuleNotFoundError:
-        root = None
-    path = Path(str(root)) if root is not None else None
-    if path is None or not path.is_dir():
+    path = Path(str(resources.files("pipeline").joinpath(_DATA[name])))
+    if not path.is_dir():
         raise MissingResourceError(
-            f"package data {_DATA[name]} ({name}/) is missing; reinstall glt-bnn "
+            f"package data pipeline/{_DATA[name]} ({name}/) is missing; reinstall glt-bnn "
             "(`pip install --force-reinstall glt-bnn`) or run from a source checkout")
     return path
 
@@ -68,6 +65,11 @@ def platform_dir() -> Path:
 def boards_dir() -> Path:
     """``boards/``: one YAML per board and schema.json."""
     return data_dir("boards")
+
+
+def configs_dir() -> Path:
+    """``configs/``: the training configs (fashion_glt.yaml is deploy's default)."""
+    return data_dir("configs")
 
 
 def checkout_root() -> Path | None:
