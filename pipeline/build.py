@@ -8,7 +8,8 @@ section with ``arm-none-eabi-size -A``. An image over the board's budget raises
 errors raise :class:`BuildError` with the tool's output. Artifacts appear only after a complete,
 within-budget build (written in a temporary folder, then moved into place).
 
-`python -m pipeline build --board B SRC_DIR` builds every ``*.c`` under SRC_DIR.
+`python -m pipeline build --board B SRC_DIR` builds what `render` wrote into SRC_DIR (its
+``harness/``, ``model/`` and ``runtime/``), or else every ``*.c`` under SRC_DIR.
 """
 from __future__ import annotations
 
@@ -283,13 +284,18 @@ def run(args: argparse.Namespace) -> int:
     src = args.src
     if not src.is_dir():
         raise BuildError(f"source folder {src} does not exist")
-    sources = sorted(src.rglob("*.c"))
+    rendered = [src / d for d in ("harness", "model", "runtime")]
+    if all(d.is_dir() for d in rendered):  # what `render` wrote: the harness links the library
+        sources = [f for d in rendered for f in sorted(d.glob("*.c"))]
+        include_dirs = rendered
+    else:
+        sources = sorted(src.rglob("*.c"))
+        include_dirs = sorted({s.parent for s in src.rglob("*.h")} | {src})
     if not sources:
         raise BuildError(f"no *.c files under {src}")
-    include_dirs = sorted({s.parent for s in src.rglob("*.h")} | {src})
     if args.out:
         out = args.out
-    elif (src / "harness").is_dir():  # a rendered folder: model/ + runtime/ + harness/
+    elif (src / "harness").is_dir():
         out = src
     else:
         out = src.parent if src.name == "src" else src / "build"

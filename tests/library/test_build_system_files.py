@@ -5,11 +5,14 @@ test_cmake_app.py. Also the .tar.gz handed to a firmware engineer."""
 import json
 import re
 import tarfile
+import textwrap
+from pathlib import Path
 
 import yaml
 
 from pipeline import render
 
+REPO = Path(__file__).resolve().parents[2]
 HEADER_VERSION = re.compile(r'#define BNN_RUNTIME_VERSION "(\d+)\.(\d+)\.(\d+)"')
 HEADER_ABI = re.compile(r"#define BNN_RUNTIME_ABI_VERSION (\d+)")
 
@@ -100,3 +103,32 @@ def test_archive_holds_model_runtime_and_readme_only(tmp_path, rendered):
     assert runtime_sources(root / "runtime") == runtime_sources(out.runtime_dir)
     readme = (root / "README.md").read_text()
     assert "alpha_run(arena, image, logits)" in readme and "ALPHA_ARENA_WORDS" in readme
+
+
+def _c_blocks(markdown: str) -> list[str]:
+    return re.findall(r"```c\n(.*?)```", markdown, re.S)
+
+
+def _compile_snippet(tmp_path, rendered, code: str) -> None:
+    from library_helpers import run
+    alpha = rendered["alpha"].out
+    src = tmp_path / "snippet.c"
+    src.write_text(code)
+    run(["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", f"-I{alpha.model_dir}",
+         f"-I{alpha.runtime_dir}", "-c", src, "-o", tmp_path / "snippet.o"])
+
+
+def test_readme_usage_example_compiles(tmp_path, rendered):
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("## Use the model in your firmware"):]
+    section = section[:section.index("\n## ", 5)]
+    (code,) = [textwrap.dedent(b) for b in _c_blocks(section)]
+    _compile_snippet(tmp_path, rendered,
+                     code.replace("fashion_glt", "alpha").replace("FASHION_GLT", "ALPHA"))
+
+
+def test_archive_readme_example_compiles(tmp_path, rendered):
+    with tarfile.open(rendered["alpha"].out.archive) as tar:
+        readme = tar.extractfile("alpha-mps2-an386/README.md").read().decode()
+    (code,) = _c_blocks(readme)
+    _compile_snippet(tmp_path, rendered, code)
