@@ -125,6 +125,20 @@ def c_array(values, fmt: str = "d", per_line: int = 12, indent: str = "    ") ->
     return ",\n".join(indent + line for line in lines)
 
 
+def c_string(text: str) -> str:
+    """``text`` as a C string literal: printable ASCII kept, quotes, backslashes and anything
+    else escaped as octal, so any layer name is safe in generated code."""
+    out = []
+    for ch in str(text):
+        if ch in '"\\?':
+            out.append("\\" + ch)
+        elif " " <= ch <= "~":
+            out.append(ch)
+        else:
+            out.extend(f"\\{b:03o}" for b in ch.encode())
+    return '"' + "".join(out) + '"'
+
+
 def c_ident(name: str) -> str:
     """A layer name turned into a C identifier."""
     out = "".join(ch if ch.isalnum() else "_" for ch in name)
@@ -196,6 +210,7 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["c_array"] = c_array
     env.filters["c_ident"] = c_ident
+    env.filters["c_string"] = c_string
     return env
 
 

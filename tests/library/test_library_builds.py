@@ -138,3 +138,15 @@ def test_model_refuses_a_runtime_of_another_abi(tmp_path, rendered):
                           capture_output=True, text=True)
     assert proc.returncode != 0
     assert "generated for BNN runtime ABI 2" in proc.stderr
+
+
+def test_two_models_compile_as_one_translation_unit(tmp_path, rendered):
+    """A unity build (all model sources #included into one file) has no clashing names:
+    every generated identifier, static ones included, carries the model's name."""
+    alpha, beta = rendered["alpha"].out, rendered["beta"].out
+    unity = tmp_path / "unity.c"
+    unity.write_text("".join(f'#include "{f}"\n' for f in
+                             [*sorted(alpha.model_dir.glob("*.c")),
+                              *sorted(beta.model_dir.glob("*.c"))]))
+    run(["gcc", *STRICT, f"-I{alpha.model_dir}", f"-I{beta.model_dir}",
+         f"-I{alpha.runtime_dir}", "-c", unity, "-o", tmp_path / "unity.o"])

@@ -148,3 +148,17 @@ def test_cli_render_rejects_a_bad_name_in_one_line(tmp_path, capsys):
                      "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: InvalidModelNameError") and err.count("\n") == 1
+
+
+def test_c_string_escapes_what_c_cannot_hold_raw(tmp_path):
+    assert render.c_string("conv1") == '"conv1"'
+    assert render.c_string('a"b\\c') == '"a\\"b\\\\c"'
+    assert render.c_string("é\n") == '"\\303\\251\\012"'
+    literal = render.c_string('x"\u00e9?\\')
+    src = tmp_path / "s.c"
+    src.write_text("#include <string.h>\n"
+                   "int main(void) { return strcmp(" + literal + ", "
+                   "\"x\\\"\\xc3\\xa9?\\\\\") != 0; }\n")
+    subprocess.run(["gcc", "-std=c99", "-Wall", "-Werror", "-o", str(tmp_path / "s"), str(src)],
+                   check=True)
+    assert subprocess.run([str(tmp_path / "s")]).returncode == 0
