@@ -205,6 +205,8 @@ def _export_images(paths: Paths, vectors: np.ndarray):
 
 
 def _render_build_emulate(board, ir_path: Path, paths: Paths, args) -> None:
+    import shutil
+
     from . import build, emulate, reference, render, resources, verify
     board_file = board.path
     name = getattr(args, "name", None)
@@ -217,6 +219,7 @@ def _render_build_emulate(board, ir_path: Path, paths: Paths, args) -> None:
             images = z["images"]
         logits = reference.run(model, images).logits
         render.render(model, board, paths.src, images, logits, args.variant, name)
+        shutil.rmtree(paths.board / "src", ignore_errors=True)  # the layout before model/
 
     run_stage(Stage("render", paths.board, [*_ir_inputs(ir_path), paths.vectors, board_file,
                                             resources.templates_dir(), PKG / "render.py"],

@@ -26,6 +26,9 @@ def ir_file(tmp_path_factory):
 
 
 def test_deploy_ir_reports_and_is_cached(tmp_path, ir_file, capsys):
+    old_layout = tmp_path / ir_file.parent.name / "mps2-an386" / "src"
+    old_layout.mkdir(parents=True)
+    (old_layout / "model.c").write_text("/* rendered before model/ existed */\n")
     assert deploy("--board", "mps2-an386", "--ir", str(ir_file), "--build-dir", str(tmp_path),
                   "--vectors", "4") == 0
     board_dir = tmp_path / ir_file.parent.name / "mps2-an386"
@@ -48,6 +51,7 @@ def test_deploy_ir_reports_and_is_cached(tmp_path, ir_file, capsys):
                 "runtime/bnn.h", "runtime/CMakeLists.txt", "harness/main.c", "harness/linker.ld",
                 f"{name}-mps2-an386.tar.gz"):
         assert (board_dir / rel).is_file(), rel
+    assert not old_layout.exists()
     capsys.readouterr()
     start = time.monotonic()
     assert deploy("--board", "mps2-an386", "--ir", str(ir_file), "--build-dir", str(tmp_path),
