@@ -225,8 +225,12 @@ def _remove_stale(out_dir: Path) -> None:
 def build_firmware(board: Board, sources: Iterable[Path | str],
                    include_dirs: Iterable[Path | str], out_dir: Path | str,
                    defines: Mapping[str, str | None] | None = None, opt: str = "-O2",
-                   extra_cflags: Sequence[str] = (), with_platform: bool = True) -> BuildResult:
-    """Compile and link ``sources`` for ``board`` into ``out_dir``; see the module docstring."""
+                   extra_cflags: Sequence[str] = (), with_platform: bool = True,
+                   linker_script: Path | str | None = None) -> BuildResult:
+    """Compile and link ``sources`` for ``board`` into ``out_dir``; see the module docstring.
+
+    ``linker_script``: use this file (e.g. the ``harness/linker.ld`` that `render` wrote)
+    instead of rendering one from the board's memory map."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     sources = _with_platform(sources) if with_platform else [Path(s) for s in sources]
@@ -237,7 +241,10 @@ def build_firmware(board: Board, sources: Iterable[Path | str],
     _remove_stale(out_dir)  # a failed build must not leave the previous success behind
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".build-") as tmp:
         work = Path(tmp)
-        (work / "linker.ld").write_text(render_linker_script(board))
+        if linker_script is not None:
+            (work / "linker.ld").write_text(Path(linker_script).read_text())
+        else:
+            (work / "linker.ld").write_text(render_linker_script(board))
         cmd = _compile_command(board, sources, [Path(d) for d in include_dirs], all_defines,
                                opt, extra_cflags, work)
         try:
@@ -285,9 +292,12 @@ def run(args: argparse.Namespace) -> int:
     if not src.is_dir():
         raise BuildError(f"source folder {src} does not exist")
     rendered = [src / d for d in ("harness", "model", "runtime")]
+    linker_script = None
     if all(d.is_dir() for d in rendered):  # what `render` wrote: the harness links the library
         sources = [f for d in rendered for f in sorted(d.glob("*.c"))]
         include_dirs = rendered
+        if (src / "harness" / "linker.ld").is_file():
+            linker_script = src / "harness" / "linker.ld"
     else:
         sources = sorted(src.rglob("*.c"))
         include_dirs = sorted({s.parent for s in src.rglob("*.h")} | {src})
@@ -300,7 +310,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         out = src.parent if src.name == "src" else src / "build"
     result = build_firmware(board, sources, include_dirs, out,
-                            dict(_parse_define(d) for d in args.defines), opt=args.opt)
+                            dict(_parse_define(d) for d in args.defines), opt=args.opt,
+                            linker_script=linker_script)
     size = result.size
     print(f"built {result.elf}: flash {size['flash_bytes']} / {size['budget']['flash']} bytes, "
           f"ram {size['ram_bytes']} / {size['budget']['ram']} bytes ({board.name})")

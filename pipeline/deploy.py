@@ -231,7 +231,7 @@ def _render_build_emulate(board, ir_path: Path, paths: Paths, args) -> None:
 
     def do_build() -> None:
         build.build_firmware(board, rendered.firmware_sources(), rendered.include_dirs(),
-                             paths.board)
+                             paths.board, linker_script=rendered.linker_script)
 
     run_stage(Stage("build", paths.board, [*rendered.include_dirs(), board_file,
                                            PKG / "build.py"], {},

@@ -246,7 +246,13 @@ class Rendered:
         return sorted(self.harness_dir.glob("*.c")) + self.library_sources()
 
     def include_dirs(self) -> list[Path]:
+        """Include path of the test image: model/, runtime/, harness/."""
         return [self.model_dir, self.runtime_dir, self.harness_dir]
+
+    @property
+    def linker_script(self) -> Path:
+        """The harness's linker script, rendered from the board's memory map."""
+        return self.harness_dir / "linker.ld"
 
 
 def _write_archive(src_root: Path, archive: Path, top: str, readme: str) -> None:

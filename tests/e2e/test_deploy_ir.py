@@ -52,6 +52,8 @@ def test_deploy_ir_reports_and_is_cached(tmp_path, ir_file, capsys):
                 f"{name}-mps2-an386.tar.gz"):
         assert (board_dir / rel).is_file(), rel
     assert not old_layout.exists()
+    # the image was linked with the harness's own linker script
+    assert (board_dir / "linker.ld").read_text() == (board_dir / "harness" / "linker.ld").read_text()
     capsys.readouterr()
     start = time.monotonic()
     assert deploy("--board", "mps2-an386", "--ir", str(ir_file), "--build-dir", str(tmp_path),
