@@ -45,8 +45,8 @@ def _test_split() -> tuple[np.ndarray, np.ndarray]:
 
 def _build_batch(model: ir.Model, board, images: np.ndarray, work: Path):
     logits = reference.run(model, images).logits
-    render.render(model, board.name, work / "src", images, logits, "opt")
-    return build.build_firmware(board, sorted((work / "src").glob("*.c")), [work / "src"], work)
+    out = render.render(model, board, work, images, logits, "opt", name="fashion_glt")
+    return build.build_firmware(board, out.firmware_sources(), out.include_dirs(), work)
 
 
 def run_batch(model: ir.Model, board, images: np.ndarray, labels: np.ndarray,

@@ -21,9 +21,10 @@ from typing import Any
 import jsonschema
 import yaml
 
+from . import resources
 from .errors import PipelineError
 
-BOARDS_DIR = Path(__file__).resolve().parent.parent / "boards"
+BOARDS_DIR = resources.boards_dir()
 SCHEMA_PATH = BOARDS_DIR / "schema.json"
 
 # An instruction must span this many SysTick ticks for the counter to be exact: each of the two

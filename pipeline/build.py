@@ -8,7 +8,8 @@ section with ``arm-none-eabi-size -A``. An image over the board's budget raises
 errors raise :class:`BuildError` with the tool's output. Artifacts appear only after a complete,
 within-budget build (written in a temporary folder, then moved into place).
 
-`python -m pipeline build --board B SRC_DIR` builds every ``*.c`` under SRC_DIR.
+`python -m pipeline build --board B SRC_DIR` builds what `render` wrote into SRC_DIR (its
+``harness/``, ``model/`` and ``runtime/``), or else every ``*.c`` under SRC_DIR.
 """
 from __future__ import annotations
 
@@ -25,12 +26,13 @@ import jinja2
 from elftools.elf.constants import SH_FLAGS
 from elftools.elf.elffile import ELFFile
 
-from .boards import Board, MemoryRegion, load_board
+from . import resources
 from .atomic import writable_dir
+from .boards import Board, MemoryRegion, load_board
 from .errors import PipelineError
 from .toolchain import arm_tool
 
-PLATFORM_DIR = Path(__file__).resolve().parent.parent / "firmware_templates" / "platform"
+PLATFORM_DIR = resources.platform_dir()
 LINKER_TEMPLATE = "linker.ld.j2"
 ARTIFACTS = ("firmware.elf", "firmware.map", "firmware.bin", "firmware.hex", "linker.ld",
              "size.json")
@@ -229,8 +231,12 @@ def _remove_stale(out_dir: Path) -> None:
 def build_firmware(board: Board, sources: Iterable[Path | str],
                    include_dirs: Iterable[Path | str], out_dir: Path | str,
                    defines: Mapping[str, str | None] | None = None, opt: str = "-O2",
-                   extra_cflags: Sequence[str] = (), with_platform: bool = True) -> BuildResult:
-    """Compile and link ``sources`` for ``board`` into ``out_dir``; see the module docstring."""
+                   extra_cflags: Sequence[str] = (), with_platform: bool = True,
+                   linker_script: Path | str | None = None) -> BuildResult:
+    """Compile and link ``sources`` for ``board`` into ``out_dir``; see the module docstring.
+
+    ``linker_script``: use this file (e.g. the ``harness/linker.ld`` that `render` wrote)
+    instead of rendering one from the board's memory map."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     sources = _with_platform(sources) if with_platform else [Path(s) for s in sources]
@@ -241,7 +247,10 @@ def build_firmware(board: Board, sources: Iterable[Path | str],
     _remove_stale(out_dir)  # a failed build must not leave the previous success behind
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".build-") as tmp:
         work = Path(tmp)
-        (work / "linker.ld").write_text(render_linker_script(board))
+        if linker_script is not None:
+            (work / "linker.ld").write_text(Path(linker_script).read_text())
+        else:
+            (work / "linker.ld").write_text(render_linker_script(board))
         cmd = _compile_command(board, sources, [Path(d) for d in include_dirs], all_defines,
                                opt, extra_cflags, work)
         try:
@@ -272,11 +281,13 @@ def _parse_define(text: str) -> tuple[str, str | None]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("src", type=Path, help="folder of C sources (every *.c below it)")
+    parser.add_argument("src", type=Path, help="folder of C sources (every *.c below it), e.g. "
+                        "what `render` wrote: build/<model>/<board>")
     parser.add_argument("--board", required=True, help="board name (python -m pipeline boards)")
     parser.add_argument("--out", type=Path,
-                        help="output folder (default: the parent of SRC when SRC is named src, "
-                             "else SRC/build)")
+                        help="output folder (default: SRC itself when it is a rendered folder "
+                             "with harness/, the parent of SRC when SRC is named src, else "
+                             "SRC/build)")
     parser.add_argument("--opt", default="-O2", help="optimisation flag (default -O2)")
     parser.add_argument("-D", dest="defines", action="append", default=[], metavar="NAME[=VALUE]")
 
@@ -286,13 +297,28 @@ def run(args: argparse.Namespace) -> int:
     src = args.src
     if not src.is_dir():
         raise BuildError(f"source folder {src} does not exist")
-    sources = sorted(src.rglob("*.c"))
+    rendered = [src / d for d in ("harness", "model", "runtime")]
+    linker_script = None
+    if all(d.is_dir() for d in rendered):  # what `render` wrote: the harness links the library
+        sources = [f for d in rendered for f in sorted(d.glob("*.c"))]
+        include_dirs = rendered
+        if (src / "harness" / "linker.ld").is_file():
+            linker_script = src / "harness" / "linker.ld"
+    else:
+        sources = sorted(src.rglob("*.c"))
+        include_dirs = sorted({s.parent for s in src.rglob("*.h")} | {src})
     if not sources:
         raise BuildError(f"no *.c files under {src}")
-    include_dirs = sorted({s.parent for s in src.rglob("*.h")} | {src})
-    out = writable_dir(args.out or (src.parent if src.name == "src" else src / "build"))
+    if args.out:
+        out = args.out
+    elif (src / "harness").is_dir():
+        out = src
+    else:
+        out = src.parent if src.name == "src" else src / "build"
+    out = writable_dir(out)
     result = build_firmware(board, sources, include_dirs, out,
-                            dict(_parse_define(d) for d in args.defines), opt=args.opt)
+                            dict(_parse_define(d) for d in args.defines), opt=args.opt,
+                            linker_script=linker_script)
     size = result.size
     print(f"built {result.elf}: flash {size['flash_bytes']} / {size['budget']['flash']} bytes, "
           f"ram {size['ram_bytes']} / {size['budget']['ram']} bytes ({board.name})")

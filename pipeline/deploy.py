@@ -18,14 +18,13 @@ from pathlib import Path
 import numpy as np
 from filelock import FileLock, Timeout
 
-from . import ir
+from . import ir, resources
 from .atomic import writable_dir, write_atomic, write_text_atomic
 from .build import BudgetExceededError
 from .errors import PipelineError
 from .stages import Stage, module_closure, run_stage
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CONFIG = ROOT / "configs" / "fashion_glt.yaml"
+DEFAULT_CONFIG = resources.configs_dir() / "fashion_glt.yaml"
 
 
 # The package modules each stage runs: their import closure (pipeline.stages.module_closure) is
@@ -48,8 +47,8 @@ STAGE_CODE: dict[str, tuple[str, ...]] = {
 def stage_resource_inputs() -> dict[str, list[Path]]:
     """Files other than Python modules that stages read: templates, the platform sources and
     the linker script template, board records."""
-    templates = ROOT / "firmware_templates"
-    return {"render": [templates], "build": [templates / "platform", ROOT / "boards"]}
+    templates = resources.templates_dir()
+    return {"render": [templates], "build": [templates / "platform", resources.boards_dir()]}
 
 
 def stage_code_inputs() -> dict[str, list[Path]]:
@@ -88,7 +87,8 @@ class Paths:
 
     @property
     def src(self) -> Path:
-        return self.board / "src"
+        """Where render writes model/, runtime/, harness/ and the .tar.gz: the board folder."""
+        return self.board
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -99,7 +99,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(default: the config's deploy.vectors, or 20)")
     parser.add_argument("--variant", choices=("opt", "ref"), default="opt",
                         help="kernel variant the firmware calls")
-    parser.add_argument("--build-dir", type=Path, default=ROOT / "build")
+    parser.add_argument("--build-dir", type=Path, default=Path("build"),
+                        help="where outputs go (default: ./build)")
+    parser.add_argument("--name", help="C name of the model: prefix of every generated symbol "
+                        "(default: derived from the config or IR name)")
     parser.add_argument("--timeout", type=float, default=300.0, help="QEMU timeout, seconds")
     parser.add_argument("--lock-timeout", type=float, default=3600.0,
                         help="seconds to wait for another deploy into the same build directory")
@@ -110,6 +113,9 @@ def run(args: argparse.Namespace) -> int:
     from . import boards
     started = time.monotonic()
     board = boards.load_board(args.board)  # unknown board: fails before any work
+    if args.name is not None:
+        from .render import check_model_name
+        check_model_name(args.name)  # a bad C name fails before any work too
     cfg = None
     if args.ir is not None:
         if not args.ir.is_file():
@@ -308,7 +314,10 @@ def _export_images(paths: Paths, vectors: np.ndarray):
 
 def _render_build_emulate(board, ir_path: Path, paths: Paths, args) -> None:
     from . import build, emulate, reference, render, verify
-    board_file = ROOT / "boards" / f"{board.name}.yaml"
+    board_file = board.path
+    name = args.name
+    name = render.check_model_name(name) if name else render.default_model_name(paths.root.name)
+    rendered = render.Rendered(paths.src, name, board.name)
 
     def do_render() -> None:
         for stale in paths.board.glob("*.tmp"):  # left by an interrupted render (we hold the lock)
@@ -317,20 +326,22 @@ def _render_build_emulate(board, ir_path: Path, paths: Paths, args) -> None:
         with np.load(paths.vectors) as z:
             images = z["images"]
         logits = reference.run(model, images).logits
-        render.render(model, board.name, paths.src, images, logits, args.variant)
+        render.render(model, board, paths.src, images, logits, args.variant, name)
+        shutil.rmtree(paths.board / "src", ignore_errors=True)  # the layout before model/
 
     run_stage(Stage("render", paths.board, [*_ir_inputs(ir_path), paths.vectors, board_file,
                                             *stage_resource_inputs()["render"]],
-                    {"variant": args.variant}, [paths.src], code=STAGE_CODE["render"]),
-              do_render)
+                    {"variant": args.variant, "name": name},
+                    [rendered.model_dir, rendered.runtime_dir, rendered.harness_dir,
+                     rendered.archive], code=STAGE_CODE["render"]), do_render)
 
     elf = paths.board / "firmware.elf"
 
     def do_build() -> None:
-        sources = sorted(paths.src.glob("*.c"))
-        build.build_firmware(board, sources, [paths.src], paths.board)
+        build.build_firmware(board, rendered.firmware_sources(), rendered.include_dirs(),
+                             paths.board, linker_script=rendered.linker_script)
 
-    run_stage(Stage("build", paths.board, [paths.src, board_file,
+    run_stage(Stage("build", paths.board, [*rendered.include_dirs(), board_file,
                                            *stage_resource_inputs()["build"]], {},
                     [elf, paths.board / "size.json"], code=STAGE_CODE["build"]), do_build)
 

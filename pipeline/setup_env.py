@@ -4,8 +4,10 @@ Runs with the system Python before the virtual environment exists, so it uses th
 library only. A second run finds everything in place and returns in seconds:
 * Debian packages (cross compiler, newlib, QEMU, Fashion-MNIST), installed with
   ``--no-install-recommends`` (without it apt pulls about 3 GB of GUI packages);
-* ``.venv`` with the pinned packages of pyproject.toml; a stamp file records the hash of
-  pyproject.toml so that changing a pin re-installs.
+* ``.venv`` with the package installed editable with every extra, at the exact versions of
+  ``constraints.txt`` (``pip install -c constraints.txt -e .[train,export,test]``); a stamp file
+  records the hash of pyproject.toml, setup.py and constraints.txt, so changing a pin or a range
+  re-installs.
 """
 from __future__ import annotations
 
@@ -24,7 +26,11 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
 STAMP = VENV / "setup.stamp"
 APT_PACKAGES = ("gcc-arm-none-eabi", "libnewlib-arm-none-eabi", "qemu-system-arm",
-                "dataset-fashion-mnist")
+                "dataset-fashion-mnist", "cmake")
+CONSTRAINTS = ROOT / "constraints.txt"
+EXTRAS = "train,export,test"
+# Files whose content decides what the virtual environment holds.
+REQUIREMENT_FILES = ("pyproject.toml", "setup.py", "constraints.txt")
 # Installed on its own with --no-deps: its declared dependency is the full tensorflow wheel,
 # which would be installed on top of tensorflow-cpu.
 NO_DEPS_PINS = ("tf-keras==2.21.0",)
@@ -84,8 +90,11 @@ def install_apt_packages() -> None:
 
 
 def _requirements_hash() -> str:
-    h = hashlib.sha256((ROOT / "pyproject.toml").read_bytes())
-    h.update(" ".join(NO_DEPS_PINS + (PIP_PIN, sys.version)).encode())
+    h = hashlib.sha256()
+    for name in REQUIREMENT_FILES:
+        h.update(name.encode())
+        h.update((ROOT / name).read_bytes())
+    h.update(" ".join(NO_DEPS_PINS + (PIP_PIN, EXTRAS, sys.version)).encode())
     return h.hexdigest()
 
 
@@ -105,7 +114,7 @@ def install_venv(force: bool = False) -> None:
     py = str(VENV / "bin" / "python")
     steps = (
         [py, "-m", "pip", "install", "-q", PIP_PIN],
-        [py, "-m", "pip", "install", "-q", "-e", f"{ROOT}[test]"],
+        [py, "-m", "pip", "install", "-q", "-c", str(CONSTRAINTS), "-e", f"{ROOT}[{EXTRAS}]"],
         [py, "-m", "pip", "install", "-q", "--no-deps", *NO_DEPS_PINS],
     )
     for cmd in steps:

@@ -37,6 +37,14 @@
 extern "C" {
 #endif
 
+/* Version of the runtime's binary interface: kernel signatures, params structs, bnn_context and
+ * bnn_layer_hook. A generated model checks it at compile time (#if/#error in <name>.h), so a
+ * model rendered for another runtime fails to build instead of misbehaving. BNN_RUNTIME_VERSION
+ * is the release of this folder (the same in CMakeLists.txt, library.json and
+ * library.properties); its major number is the ABI version. */
+#define BNN_RUNTIME_ABI_VERSION 2
+#define BNN_RUNTIME_VERSION "2.0.0"
+
 /* Return code of every kernel. */
 typedef enum {
     BNN_OK = 0,
@@ -51,6 +59,14 @@ typedef struct {
     void *buf;
     int32_t size; /* bytes */
 } bnn_context;
+
+/* Called by a generated model's <name>_run_hooked() after every layer, in the caller's thread:
+ *   user   the pointer given to <name>_run_hooked(), passed through untouched;
+ *   layer  0-based layer index (<NAME>_LAYERS layers);
+ *   output the layer's output: packed uint32 activations inside the caller's arena, or the
+ *          caller's int32 logits for the last layer; valid only during the call (read-only);
+ *   bytes  its size in bytes. */
+typedef void (*bnn_layer_hook)(void *user, int32_t layer, const void *output, uint32_t bytes);
 
 /* Packing helpers: words holding `channels_per_group` bits, and words of one packed pixel. */
 int32_t bnn_words_per_group(int32_t channels_per_group);

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from pipeline import build, cli, ir, random_ir
+from pipeline import build, cli, ir, random_ir, render
 from pipeline.boards import UnknownBoardError
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
@@ -27,6 +27,9 @@ def ir_file(tmp_path_factory):
 
 
 def test_deploy_ir_reports_and_is_cached(tmp_path, ir_file, capsys):
+    old_layout = tmp_path / ir_file.parent.name / "mps2-an386" / "src"
+    old_layout.mkdir(parents=True)
+    (old_layout / "model.c").write_text("/* rendered before model/ existed */\n")
     assert deploy("--board", "mps2-an386", "--ir", str(ir_file), "--build-dir", str(tmp_path),
                   "--vectors", "4") == 0
     board_dir = tmp_path / ir_file.parent.name / "mps2-an386"
@@ -44,6 +47,14 @@ def test_deploy_ir_reports_and_is_cached(tmp_path, ir_file, capsys):
                  "qemu.log", "report.md"):
         assert (board_dir / name).is_file(), name
     assert (tmp_path / ir_file.parent.name / "model.onnx").is_file()
+    name = render.default_model_name(ir_file.parent.name)
+    for rel in (f"model/{name}.h", f"model/{name}.c", f"model/{name}_weights.c",
+                "runtime/bnn.h", "runtime/CMakeLists.txt", "harness/main.c", "harness/linker.ld",
+                f"{name}-mps2-an386.tar.gz"):
+        assert (board_dir / rel).is_file(), rel
+    assert not old_layout.exists()
+    # the image was linked with the harness's own linker script
+    assert (board_dir / "linker.ld").read_text() == (board_dir / "harness" / "linker.ld").read_text()
     capsys.readouterr()
     start = time.monotonic()
     assert deploy("--board", "mps2-an386", "--ir", str(ir_file), "--build-dir", str(tmp_path),

@@ -11,9 +11,9 @@ def deploy_ir(model, board_name, work, variant="opt", seed=0):
     board = boards.load_board(board_name)
     images = random_ir.random_images(seed, VECTORS, model.input_shape)
     logits = reference.run(model, images).logits
-    src = work / "src"
-    render.render(model, board.name, src, images, logits, variant)
-    result = build.build_firmware(board, sorted(src.glob("*.c")), [src], work)
+    out = render.render(model, board, work, images, logits, variant)
+    result = build.build_firmware(board, out.firmware_sources(), out.include_dirs(), work,
+                                  linker_script=out.linker_script)
     run = emulate.run_firmware(board, result.elf, timeout_s=120)
     return run, verify.verify(run.records, model, images)
 

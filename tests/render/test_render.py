@@ -5,10 +5,11 @@ import jinja2
 import numpy as np
 import pytest
 
-from pipeline import random_ir, reference, render, verify
+from pipeline import random_ir, reference, render, resources, verify
 from pipeline.emulate import parse_records
 
 TARGET_ONLY = {"startup.c", "fault.c", "icount.c", "semihosting.c", "stack.c"}
+HOST_PLATFORM = resources.templates_dir() / "host" / "host_platform.c"
 
 
 def test_c_array_formats_hex_and_decimal():
@@ -50,11 +51,41 @@ def test_render_is_deterministic(tmp_path):
     model = random_ir.random_model(5)
     _render(model, tmp_path / "a")
     _render(model, tmp_path / "b")
-    a = sorted(p.name for p in (tmp_path / "a").iterdir())
-    assert a == sorted(p.name for p in (tmp_path / "b").iterdir())
-    for name in a:
-        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
-    assert model.sha256() in (tmp_path / "a" / "model.c").read_text()
+    a = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*"))
+    assert a == sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*"))
+    assert len(a) > 20
+    for rel in a:
+        fa, fb = tmp_path / "a" / rel, tmp_path / "b" / rel
+        if fa.is_file():
+            assert fa.read_bytes() == fb.read_bytes(), rel
+    assert model.sha256() in (tmp_path / "a" / "model" / "model.c").read_text()
+    assert (tmp_path / "a" / "model-mps2-an386.tar.gz").is_file()
+
+
+def test_render_writes_library_runtime_and_harness(tmp_path):
+    model = random_ir.random_model(6)
+    images = random_ir.random_images(6, 2, model.input_shape)
+    out = render.render(model, "mps2-an386", tmp_path, images, reference.run(model, images).logits,
+                        name="kws")
+    assert out.name == "kws" and out.root == tmp_path
+    assert sorted(p.name for p in out.model_dir.iterdir()) == \
+        ["CMakeLists.txt", "kws.c", "kws.h", "kws_weights.c"]
+    runtime = sorted(p.name for p in out.runtime_dir.iterdir())
+    assert "bnn.h" in runtime and "CMakeLists.txt" in runtime and "library.json" in runtime
+    harness = sorted(p.name for p in out.harness_dir.iterdir())
+    for name in ("main.c", "kws_vectors.c", "kws_vectors.h", "linker.ld", "startup.c",
+                 "record.c", "bnn_platform.h"):
+        assert name in harness, name
+    header = (out.model_dir / "kws.h").read_text()
+    for macro in ("KWS_INPUT_H", "KWS_INPUT_W", "KWS_INPUT_C", "KWS_CLASSES", "KWS_ARENA_BYTES",
+                  "KWS_SCRATCH_BYTES", "KWS_ARENA_ALIGN", "BNN_RUNTIME_ABI_VERSION"):
+        assert macro in header, macro
+    h, w, c = model.input_shape
+    assert f"#define KWS_INPUT_H {h}\n" in header and f"#define KWS_INPUT_C {c}\n" in header
+    # a second render with another name replaces the archive, it does not pile up
+    render.render(model, "mps2-an386", tmp_path, images, reference.run(model, images).logits,
+                  name="kws2")
+    assert sorted(p.name for p in tmp_path.glob("*.tar.gz")) == ["kws2-mps2-an386.tar.gz"]
 
 
 def test_rejects_vectors_of_the_wrong_shape(tmp_path):
@@ -70,16 +101,64 @@ def test_rendered_model_on_host_matches_oracle(tmp_path, seed, variant):
     model = random_ir.random_model(seed)
     images = random_ir.random_images(seed, 6, model.input_shape)
     logits = reference.run(model, images).logits
-    src = tmp_path / "src"
-    render.render(model, "host", src, images, logits, variant)
-    sources = [str(p) for p in src.glob("*.c") if p.name not in TARGET_ONLY]
-    sources.append(str(render.TEMPLATES / "host" / "host_platform.c"))
+    out = render.render(model, "mps2-an386", tmp_path / "out", images, logits, variant)
+    sources = [str(p) for p in out.firmware_sources() if p.name not in TARGET_ONLY]
+    sources.append(str(HOST_PLATFORM))
     exe = tmp_path / "model"
     subprocess.run(["gcc", "-std=c99", "-O1", "-Wall", "-Wextra", "-Werror",
                     "-fsanitize=address,undefined", "-fno-sanitize-recover=all",
-                    "-I", str(src), "-o", str(exe), *sources], check=True)
+                    *(f"-I{d}" for d in out.include_dirs()), "-o", str(exe), *sources],
+                   check=True)
     run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stdout + run.stderr
     result = verify.verify(parse_records(run.stdout), model, images)
     assert result.mismatches == 0
     assert result.classes == reference.run(model, images).classes.tolist()
+
+
+@pytest.mark.parametrize("bad", ["", "1net", "my-net", "int", "static", "main", "bnn", "bnn_x",
+                                 "_x", "a" * 41, "caf\u00e9"])
+def test_invalid_model_names_are_named_errors(tmp_path, bad):
+    model = random_ir.random_model(2)
+    images = random_ir.random_images(2, 1, model.input_shape)
+    with pytest.raises(render.InvalidModelNameError) as err:
+        render.render(model, "mps2-an386", tmp_path / "o", images,
+                      reference.run(model, images).logits, name=bad)
+    assert issubclass(render.InvalidModelNameError, render.PipelineError)
+    assert "\n" not in str(err.value) and "--name" in str(err.value)
+    assert not (tmp_path / "o").exists()
+
+
+def test_default_names_are_valid_identifiers():
+    assert render.default_model_name("fashion_glt") == "fashion_glt"
+    assert render.default_model_name("Fashion-GLT.v2") == "fashion_glt_v2"
+    assert render.default_model_name("2024 run") == "m_2024_run"
+    assert render.default_model_name("int") == "m_int"
+    assert render.default_model_name("bnn_small") == "m_bnn_small"
+    assert render.default_model_name("---") == "model"
+    for text in ("a" * 80, "x y z", "Case"):
+        render.check_model_name(render.default_model_name(text))
+
+
+def test_cli_render_rejects_a_bad_name_in_one_line(tmp_path, capsys):
+    from pipeline import cli
+    path = tmp_path / "m.ir.json"
+    random_ir.random_model(2).save(path)
+    assert cli.main(["render", "--ir", str(path), "--board", "mps2-an386", "--name", "for",
+                     "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: InvalidModelNameError") and err.count("\n") == 1
+
+
+def test_c_string_escapes_what_c_cannot_hold_raw(tmp_path):
+    assert render.c_string("conv1") == '"conv1"'
+    assert render.c_string('a"b\\c') == '"a\\"b\\\\c"'
+    assert render.c_string("é\n") == '"\\303\\251\\012"'
+    literal = render.c_string('x"\u00e9?\\')
+    src = tmp_path / "s.c"
+    src.write_text("#include <string.h>\n"
+                   "int main(void) { return strcmp(" + literal + ", "
+                   "\"x\\\"\\xc3\\xa9?\\\\\") != 0; }\n")
+    subprocess.run(["gcc", "-std=c99", "-Wall", "-Werror", "-o", str(tmp_path / "s"), str(src)],
+                   check=True)
+    assert subprocess.run([str(tmp_path / "s")]).returncode == 0
