@@ -19,8 +19,9 @@ import numpy as np
 from filelock import FileLock, Timeout
 
 from . import ir, resources
-from .atomic import writable_dir, write_atomic, write_text_atomic
+from .atomic import writable_dir, write_text_atomic
 from .build import BudgetExceededError
+from .verify import FirmwareMismatchError  # noqa: F401  (re-exported: deploy raises it)
 from .errors import PipelineError
 from .stages import Stage, module_closure, run_stage
 
@@ -28,15 +29,15 @@ DEFAULT_CONFIG = resources.configs_dir() / "fashion_glt.yaml"
 
 
 # The package modules each stage runs: their import closure (pipeline.stages.module_closure) is
-# an input of the stage, so an edited module re-runs exactly the stages that import it.
-# Conservative where a stage's code lives in this module (vectors, export): then all of it.
+# an input of the stage, so an edited module re-runs exactly the stages that import it. (The
+# actions below only call into these modules, so deploy.py itself is no stage's input.)
 STAGE_CODE: dict[str, tuple[str, ...]] = {
     "data": ("pipeline.data",),
     "train": ("pipeline.train",),
     "lower": ("pipeline.lower",),
     "evaluate": ("pipeline.evaluate",),
-    "vectors": ("pipeline.deploy",),
-    "export": ("pipeline.export", "pipeline.deploy"),
+    "vectors": ("pipeline.vectors",),
+    "export": ("pipeline.export", "pipeline.vectors"),
     "insensor": ("pipeline.insensor",),
     "render": ("pipeline.render",),
     "build": ("pipeline.build",),
@@ -54,10 +55,6 @@ def stage_resource_inputs() -> dict[str, list[Path]]:
 def stage_code_inputs() -> dict[str, list[Path]]:
     """Source files each stage depends on (for tests and for `why did this re-run`)."""
     return {name: module_closure(*mods) for name, mods in STAGE_CODE.items()}
-
-
-class FirmwareMismatchError(PipelineError):
-    """The firmware's outputs differ from the oracle's."""
 
 
 @dataclass
@@ -247,26 +244,13 @@ def _train_and_lower(cfg, paths: Paths) -> None:
 
 def _make_vectors(cfg, ir_path: Path, paths: Paths, n: int) -> None:
     """Test vectors: the first n test images of the dataset, or seeded random images."""
-    def make() -> None:
-        model = ir.Model.load(ir_path)
-        if cfg is not None:
-            from .data import prepare
-            ds = prepare(cfg, paths.root)
-            images, labels = ds.test_images[:n], ds.test_labels[:n]
-            if len(images) < n:
-                raise PipelineError(f"the test split has {len(images)} images, fewer than the "
-                                    f"{n} vectors asked for")
-        else:
-            rng = np.random.default_rng(0)
-            images = rng.integers(0, 256, (n, *model.input_shape), dtype=np.uint8)
-            labels = np.full(n, -1, np.int64)
-        write_atomic(paths.vectors, lambda f: np.savez(f, images=images, labels=labels))
-
+    from .vectors import write_vectors
     inputs = _ir_inputs(ir_path)
     if cfg is not None:
         inputs += [paths.checkpoint, paths.root / "data" / "dataset.npz"]
     run_stage(Stage("vectors", paths.root, inputs, {"n": n, "random": cfg is None},
-                    [paths.vectors], code=STAGE_CODE["vectors"]), make)
+                    [paths.vectors], code=STAGE_CODE["vectors"]),
+              lambda: write_vectors(cfg, ir_path, paths.root, paths.vectors, n))
 
 
 def _ir_inputs(ir_path: Path) -> list[Path]:
@@ -276,10 +260,11 @@ def _ir_inputs(ir_path: Path) -> list[Path]:
 def _export(ir_path: Path, paths: Paths) -> None:
     def export() -> None:
         from .export import export_all
+        from .vectors import export_images
         model = ir.Model.load(ir_path)
         with np.load(paths.vectors) as z:
             images = z["images"]
-        images, labels, source = _export_images(paths, images)
+        images, labels, source = export_images(paths.root / "data" / "dataset.npz", images)
         export_all(model, paths.root, images, source, labels)
 
     cache = paths.root / "data" / "dataset.npz"
@@ -297,23 +282,8 @@ def _insensor(ir_path: Path, paths: Paths) -> None:
               lambda: write_insensor(ir.Model.load(ir_path), paths.root))
 
 
-EXPORT_CHECK_IMAGES = 1000
-
-
-def _export_images(paths: Paths, vectors: np.ndarray):
-    """Cross-check the exports on the first test images when there is a dataset, else on the
-    (random) vectors: (images, labels or None, description)."""
-    cache = paths.root / "data" / "dataset.npz"
-    if cache.is_file():
-        with np.load(cache) as z:
-            n = min(EXPORT_CHECK_IMAGES, len(z["test_images"]))
-            return (z["test_images"][:n], z["test_labels"][:n],
-                    f"first {n} test images of the dataset")
-    return vectors, None, "the deploy's random test vectors"
-
-
 def _render_build_emulate(board, ir_path: Path, paths: Paths, args) -> None:
-    from . import build, emulate, reference, render, verify
+    from . import build, reference, render, verify
     board_file = board.path
     name = args.name
     name = render.check_model_name(name) if name else render.default_model_name(paths.root.name)
@@ -353,22 +323,10 @@ def _render_build_emulate(board, ir_path: Path, paths: Paths, args) -> None:
         return
 
     def do_emulate() -> None:
-        model = ir.Model.load(ir_path)
         with np.load(paths.vectors) as z:
             images, labels = z["images"], z["labels"]
-        result = emulate.run_firmware(board, elf, timeout_s=args.timeout)
-        (paths.board / "qemu.log").write_text(result.output)
-        checked = verify.verify(result.records, model, images)
-        doc = checked.to_json()
-        doc["exit_code"] = result.exit_code
-        if (labels >= 0).all():
-            doc["accuracy"] = float(np.mean(np.asarray(checked.classes) == labels))
-        if checked.mismatches or result.exit_code != 0:
-            raise FirmwareMismatchError(
-                f"{board.name}: {checked.mismatches} of {checked.vectors} vectors differ from the "
-                f"oracle (logits: {checked.logit_mismatches[:10]}, layer outputs (vector, layer): "
-                f"{checked.layer_mismatches[:10]}), firmware exit code {result.exit_code}; "
-                f"see {paths.board / 'qemu.log'}")
+        doc = verify.emulate_and_verify(board, elf, ir.Model.load(ir_path), images, labels,
+                                        paths.board / "qemu.log", args.timeout)
         _write_json(emulation, doc)
 
     run_stage(Stage("emulate", paths.board, [elf, paths.vectors, *_ir_inputs(ir_path)],

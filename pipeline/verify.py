@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from . import ir, reference
 from .errors import PipelineError
+
+
+class FirmwareMismatchError(PipelineError):
+    """The firmware's outputs differ from the oracle's."""
 
 
 class FirmwareOutputError(PipelineError):
@@ -100,3 +105,27 @@ def verify(records: list[tuple[str, dict]], model: ir.Model, images: np.ndarray)
         result.classes.append(got_class[i])
     result.mismatches = len(bad)
     return result
+
+
+def emulate_and_verify(board, elf, model: ir.Model, images: np.ndarray, labels: np.ndarray,
+                       log: Path, timeout_s: float) -> dict:
+    """Run ``elf`` on ``board`` under QEMU, keep its console in ``log`` and check every record
+    against the oracle. Returns the verification as JSON (plus ``exit_code`` and, when every
+    label is known (>= 0), ``accuracy``); raises :class:`FirmwareMismatchError` naming the
+    differing vectors and layers when any vector differs or the firmware exits non-zero."""
+    from .atomic import write_text_atomic
+    from .emulate import run_firmware
+
+    result = run_firmware(board, elf, timeout_s=timeout_s)
+    write_text_atomic(log, result.output)
+    checked = verify(result.records, model, images)
+    doc = checked.to_json()
+    doc["exit_code"] = result.exit_code
+    if (labels >= 0).all():
+        doc["accuracy"] = float(np.mean(np.asarray(checked.classes) == labels))
+    if checked.mismatches or result.exit_code != 0:
+        raise FirmwareMismatchError(
+            f"{board.name}: {checked.mismatches} of {checked.vectors} vectors differ from the "
+            f"oracle (logits: {checked.logit_mismatches[:10]}, layer outputs (vector, layer): "
+            f"{checked.layer_mismatches[:10]}), firmware exit code {result.exit_code}; see {log}")
+    return doc

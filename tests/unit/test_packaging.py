@@ -48,7 +48,7 @@ def test_every_requirement_is_pinned_and_its_pin_is_in_range():
 
 def test_plain_install_is_the_c_generator_only():
     plain = {Requirement(r).name for r in project()["dependencies"]}
-    assert plain == {"numpy", "jinja2", "jsonschema", "pyyaml", "pyelftools", "tqdm"}
+    assert plain == {"numpy", "jinja2", "jsonschema", "pyyaml", "pyelftools", "tqdm", "filelock"}
     extras = project()["optional-dependencies"]
     assert {"train", "export", "test"} <= set(extras)
     assert any(r.startswith("torch") for r in extras["train"])
