@@ -62,9 +62,14 @@ DATASETS = {  # --data KIND: base config (topology, teacher and optimiser settin
     "stl10": ROOT / "configs" / "stl10_glt.yaml",
     "vww": ROOT / "configs" / "vww_glt.yaml",
 }
-# The schedule every run shares. Sized so that the full study fits about 2 hours on 2 CPU cores
-# (see docs/paper.md for the measured wall time): 4000 training images (a seeded subset, other
-# images per seed), 3 epochs, the first 2000 test images; pruning after epochs 1 and 2.
+# The schedule every run shares, sized so that the full study (183 runs) fits about 2 hours on
+# 2 CPU cores: 4000 training images (a seeded subset, other images per seed), 3 epochs, the first
+# 2000 test images (the oracle costs ~5 ms an image); pruning after epochs 1 and 2, the third
+# epoch fine-tuning; float teachers 10 epochs (~1 min each; 1 epoch left them near chance on raw
+# data). Measured on 2026-11-30 (CPU seconds of one worker process, 1 thread): an unpruned
+# encoding run ~50 s, a pruned run ~36 s, a teacher ~40 s. Estimate: 120 x 50 + 60 x 36 + 3 x 40
+# = 8,280 CPU s, over 2 workers ~69 min on 2 idle cores (~75 min with I/O); the same runs took
+# 1.85x their CPU time in wall time while other jobs shared the cores (~2.1 h).
 FULL = {"seeds": (0, 1, 2), "planes": (1, 2, 3, 4, 8), "encodings": ENCODINGS,
         "budgets": (1_000_000, 500_000, 250_000, 125_000, 64_000),
         "train_limit": 4000, "test_limit": 2000, "epochs": 3, "teacher_epochs": 10,
@@ -366,12 +371,13 @@ def _execute(run: Run, work: Path) -> dict:
     from pipeline.train import TEACHER, train, train_teacher
 
     cfg = config_from_dict(run.config, source=run.run_id)
-    started = time.monotonic()
+    started, cpu0 = time.monotonic(), time.process_time()
     if run.arm == "teacher":
         path = train_teacher(cfg, work)
         state = torch.load(path, map_location="cpu", weights_only=False)
         return {**run.labels(), "date": today(), "teacher_accuracy": state["test_accuracy"],
-                "seconds": {"total": round(time.monotonic() - started, 1)},
+                "seconds": {"total": round(time.monotonic() - started, 1),
+                            "cpu": round(time.process_time() - cpu0, 1)},
                 "config": run.config}
     if run.teacher is not None and not (work / TEACHER).exists():
         shutil.copyfile(work.parent / run.teacher / TEACHER, work / TEACHER)
@@ -397,6 +403,9 @@ def _execute(run: Run, work: Path) -> dict:
         "seconds": {"train": round(trained - started, 1),
                     "evaluate": round(time.monotonic() - trained, 1),
                     "total": round(time.monotonic() - started, 1),
+                    # CPU time of this process (all its threads): what the run costs on an
+                    # otherwise idle core, whatever else shared the machine
+                    "cpu": round(time.process_time() - cpu0, 1),
                     "units": round(sum(r["seconds"] for r in units), 1)},
         "evaluation": evaluation, "config": run.config,
     }
@@ -425,9 +434,13 @@ def load_records(study: Study) -> dict[str, dict]:
 
 
 def select(runs: list[Run], patterns: list[str] | None) -> list[Run]:
+    """The runs whose id matches a shell pattern (all when there are none), plus the teachers
+    the chosen KD runs need."""
     if not patterns:
         return runs
-    return [r for r in runs if any(fnmatch.fnmatch(r.run_id, p) for p in patterns)]
+    chosen = {r.run_id for r in runs if any(fnmatch.fnmatch(r.run_id, p) for p in patterns)}
+    needed = {r.teacher for r in runs if r.run_id in chosen and r.teacher is not None}
+    return [r for r in runs if r.run_id in chosen or r.run_id in needed]
 
 
 def check_plan(study: Study, runs: list[Run]) -> None:
@@ -550,7 +563,9 @@ def results_doc(study: Study, records: dict[str, dict], failed: dict[str, str],
         "expected_runs": expected_counts(study),
         "finished_runs": len(recs), "failed_runs": failed,
         "wall_seconds": {"this_call": round(wall_seconds, 1), "workers": workers,
-                         "sum_of_runs": round(sum(r["seconds"]["total"] for r in recs), 1)},
+                         "sum_of_runs": round(sum(r["seconds"]["total"] for r in recs), 1),
+                         "cpu_sum_of_runs": round(sum(r["seconds"].get("cpu", 0.0)
+                                                      for r in recs), 1)},
         "metric": "accuracy of the integer model (the oracle; torch eval gives identical logits, "
                   "checked on every test image) on the first schedule.test_limit test images",
         **aggregate(recs),

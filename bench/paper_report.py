@@ -48,7 +48,22 @@ def write_report(study) -> list[Path]:
     doc = read_json(study.results_path)
     command = "python -m bench paper" + (" --quick" if study.quick else "") + \
         (f" --data {study.dataset}=PATH" if study.dataset != "fashion_mnist" else "")
-    return render(doc, md, img_dir, img_rel, command, prefix=f"paper{md.stem[5:]}")
+    return render(doc, md, img_dir, img_rel, command, prefix=f"paper{md.stem[5:]}",
+                  planned=describe_plan(study))
+
+
+def describe_plan(study) -> str:
+    """One paragraph: the runs per arm and the schedule of ``study``."""
+    from .paper import PRUNE_DATA, SMALL_PLANES, expected_counts
+    g, counts = study.grid, expected_counts(study)
+    return (f"Planned: {sum(counts.values())} runs ({counts['encoding']} encoding runs: "
+            f"{', '.join(g['encodings'])} x M {list(g['planes'])} x seeds {list(g['seeds'])} x "
+            f"processed/raw data; {counts['teacher']} float teachers; per variant "
+            f"{counts['pruned-kd']} pruning-arm runs: budgets {[f'{b:,}' for b in g['budgets']]} "
+            f"x seeds, pruned with and without KD and the pruned size from scratch with and "
+            f"without KD, GLT on {PRUNE_DATA} data at the best M in {list(SMALL_PLANES)}). "
+            f"Every run: {g['train_limit']} training images, {g['epochs']} epochs, "
+            f"{g['test_limit']} test images.")
 
 
 # --- numbers -------------------------------------------------------------------------------------
@@ -228,7 +243,7 @@ def plot_bits(doc: dict, path: Path) -> Path:
     if points:
         front = pareto_front(points)
         ax.step([p[0] for p in front], [p[1] for p in front], where="post", color="gray",
-                alpha=0.5, lw=4, label="Pareto front")
+                alpha=0.5, lw=4, marker="o", ms=14, mfc="none", label="Pareto front")
     ax.axvline(1_000_000, color="r", ls=":", lw=1, label="1 Mbit")
     ax.set_xscale("log")
     ax.set(xlabel="model bits (weights + parameters)", ylabel="test accuracy (%)",
@@ -290,14 +305,19 @@ def _table(header: list[str], rows: list[list]) -> str:
     return "\n".join(lines)
 
 
-def _not_run(command: str) -> str:
+def _not_run(command: str, planned: str = "") -> str:
     return "\n".join([
         "# The paper's claims on this data (issue 15)", "",
         "**The study has not been run yet**: there is no results file. Run it (about 2 hours on "
         "2 CPU cores; resumable, so it can be stopped and restarted) and regenerate this page:",
-        "", "```sh", command, "python -m bench paper --report", "```", "",
+        "", "```sh", command, command.replace("python -m bench paper",
+                                              "python -m bench paper --report", 1), "```", "",
+        *([planned, ""] if planned else []),
         "See `bench/paper.py` for the grid and the schedule, and `bench/paper_report.py` for how "
-        "the verdicts below are computed from the numbers.", ""])
+        "this page turns the numbers into verdicts. `python -m bench paper --quick` (a few "
+        "minutes) checks the harness end to end on a tiny grid; its page "
+        "(`build/bench/paper/quick/report/paper.md`) and `bench/results/paper_quick.json` are "
+        "not results.", ""])
 
 
 def _summary_claim1(c1: list[dict]) -> list[str]:
@@ -321,11 +341,12 @@ def _summary_claim1(c1: list[dict]) -> list[str]:
 
 
 def render(doc: dict | None, md: Path, img_dir: Path, img_rel: str, command: str,
-           prefix: str = "paper") -> list[Path]:
-    """Write the Markdown page (and, with results, its three plots); returns the paths."""
+           prefix: str = "paper", planned: str = "") -> list[Path]:
+    """Write the Markdown page (and, with results, its three plots); returns the paths.
+    ``planned`` describes the grid on the page written before the study has run."""
     md.parent.mkdir(parents=True, exist_ok=True)
     if doc is None:
-        write_text(md, _not_run(command))
+        write_text(md, _not_run(command, planned))
         return [md]
     img_dir.mkdir(parents=True, exist_ok=True)
     plots = {"planes": plot_planes(doc, img_dir / f"{prefix}_planes.png"),

@@ -238,8 +238,14 @@ def test_report_from_synthetic_results(tmp_path):
 def test_report_before_the_study_ran(tmp_path):
     study = paper.Study(results_dir=tmp_path)
     md = tmp_path / "paper.md"
-    assert paper_report.render(None, md, tmp_path, "img", "python -m bench paper") == [md]
-    assert "has not been run yet" in md.read_text()
+    planned = paper_report.describe_plan(study)
+    assert planned.startswith("Planned: 183 runs (120 encoding runs: glt, uniform, base2, "
+                              "quantile x M [1, 2, 3, 4, 8] x seeds [0, 1, 2]")
+    assert paper_report.render(None, md, tmp_path, "img", "python -m bench paper",
+                               planned=planned) == [md]
+    text = md.read_text()
+    assert "has not been run yet" in text and planned in text
+    assert "python -m bench paper --report\n```" in text
     assert not study.results_path.exists()
 
 
@@ -257,3 +263,11 @@ def test_results_doc_is_json_serialisable():
     assert rows[("raw", "glt", 2)]["accuracy"] == {"mean": 0.5, "std": 0.0, "n": 1,
                                                    "values": [0.5]}
     assert doc["prune_planes"] == 2 and doc["teachers"] == [{"seed": 0, "accuracy": 0.5}]
+
+
+def test_selecting_a_kd_run_brings_its_teacher():
+    runs = paper.plan(paper.Study(prune_planes=2), {})
+    ids = [r.run_id for r in paper.select(runs, ["prune-raw-glt-m2-pruned-kd-64k-s1"])]
+    assert ids == ["teacher-raw-s1", "prune-raw-glt-m2-pruned-kd-64k-s1"]
+    assert [r.run_id for r in paper.select(runs, ["enc-*-base2-m8-s2"])] == [
+        "enc-processed-base2-m8-s2", "enc-raw-base2-m8-s2"]
