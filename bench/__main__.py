@@ -25,7 +25,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("command", nargs="?", choices=COMMANDS, default="all")
     ap.add_argument("--quick", action="store_true",
                     help="small variants: accuracy on seed 0, M=8, short schedules; "
-                         "agreement on 1000 images")
+                         "agreement on 1000 images; paper: a tiny grid (minutes; not results)")
     ap.add_argument("--runs", nargs="+", metavar="PATTERN",
                     help="accuracy, paper: only runs whose id matches (shell patterns, e.g. "
                          "'glt-m8-*', 'enc-raw-*')")

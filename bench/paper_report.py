@@ -320,6 +320,22 @@ def _not_run(command: str, planned: str = "") -> str:
         "not results.", ""])
 
 
+def _tone_summary(tone: list[dict]) -> list[str]:
+    """One sentence: at which M the learned thresholds sit closer to the sensor-inverting ones
+    than the uniform and than the quantile thermometer's (empty without GLT thresholds)."""
+    ms = [t for t in tone if t["glt"] is not None]
+    if not ms:
+        return []
+    vs_uniform = [t["planes"] for t in ms if t["uniform"] is not None and t["glt"] < t["uniform"]]
+    vs_quantile = [t["planes"] for t in ms
+                   if t["quantile"] is not None and t["glt"] < t["quantile"]]
+    quantile = (f" and closer than the fixed quantile thermometer's at M = "
+                f"{vs_quantile or 'none'}" if any(t["quantile"] is not None for t in ms) else "")
+    return [f"The learned thresholds are closer to the sensor-inverting ones than the uniform "
+            f"thermometer's at M = {vs_uniform or 'none'}{quantile} (of M = "
+            f"{[t['planes'] for t in ms]}).", ""]
+
+
 def _summary_claim1(c1: list[dict]) -> list[str]:
     lines = []
     for data in ("raw", "processed"):
@@ -404,7 +420,7 @@ def render(doc: dict | None, md: Path, img_dir: Path, img_rel: str, command: str
             _table(["M", "GLT (learned)", "quantile (fixed)", "uniform"],
                    [[t["planes"]] + ["-" if t[k] is None else f"{t[k]:.1f}"
                                      for k in ("glt", "quantile", "uniform")] for t in tone]),
-            "", f"![tone curves]({img_rel}/{plots['tone'].name})", ""]
+            "", *_tone_summary(tone), f"![tone curves]({img_rel}/{plots['tone'].name})", ""]
     # claim 2
     out += ["## Claim 2: block pruning + KD reach small budgets with limited loss", ""]
     if c2:

@@ -230,6 +230,12 @@ def test_report_from_synthetic_results(tmp_path):
     # tone-mapping distances: the uniform thermometer (85, 170 at M = 2) is farthest
     tone = {t["planes"]: t for t in paper_report.tone_distance(doc)}
     assert tone[2]["uniform"] > tone[2]["quantile"] and tone[2]["uniform"] > tone[2]["glt"]
+    # ideal at M = 2 (exposure sqrt(1/32 * 1/2) = 1/8): 255/8 * L(85) = 2.90 and
+    # 255/8 * L(170) = 12.81 codes; GLT [3, 9] is 1.96 codes away on average, quantile [1, 4] 5.35
+    assert tone[2]["glt"] == pytest.approx(1.9587, abs=1e-4)
+    assert tone[2]["quantile"] == pytest.approx(5.3543, abs=1e-4)
+    assert ("closer to the sensor-inverting ones than the uniform thermometer's at M = [2, 4] "
+            "and closer than the fixed quantile thermometer's at M = [2, 4]") in text
     quick = {**doc, "quick": True}
     paper_report.render(quick, md, img, "img", "python -m bench paper --quick")
     assert "QUICK MODE: NOT RESULTS" in md.read_text()
