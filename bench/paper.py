@@ -500,9 +500,21 @@ def run_study(study: Study, workers: int = 2, patterns: list[str] | None = None)
                 what = (f"teacher accuracy {rec['teacher_accuracy']:.4f}" if run.arm == "teacher"
                         else f"accuracy {rec['accuracy']:.4f}, {rec['bits']:,} bits")
                 bar.write(f"[paper] {run.run_id}: {what}, {rec['seconds']['total']:.0f} s")
-    doc = results_doc(study, records, failed, time.monotonic() - t0, workers)
+    calls = log_call(mode_dir, time.monotonic() - t0, workers, len(records))
+    doc = results_doc(study, records, failed, time.monotonic() - t0, workers, calls)
     write_json(study.results_path, doc)
     return doc
+
+
+def log_call(mode_dir: Path, seconds: float, workers: int, finished_runs: int) -> list[dict]:
+    """Append this call's wall time to ``calls.json`` of the mode (a study resumed over several
+    calls adds up their times); returns every call so far."""
+    path = mode_dir / "calls.json"
+    calls = (read_json(path) or {"calls": []})["calls"]
+    calls.append({"date": today(), "seconds": round(seconds, 1), "workers": workers,
+                  "finished_runs": finished_runs})
+    write_json(path, {"calls": calls})
+    return calls
 
 
 # --- aggregation --------------------------------------------------------------------------------
@@ -543,7 +555,7 @@ def aggregate(records: list[dict]) -> dict:
 
 
 def results_doc(study: Study, records: dict[str, dict], failed: dict[str, str],
-                wall_seconds: float, workers: int) -> dict:
+                wall_seconds: float, workers: int, calls: list[dict] | None = None) -> dict:
     from pipeline.data.sensor import SensorConfig
     recs = sorted(records.values(), key=lambda r: r["run"])
     trained = [r for r in recs if r["arm"] != "teacher"]
@@ -563,6 +575,8 @@ def results_doc(study: Study, records: dict[str, dict], failed: dict[str, str],
         "expected_runs": expected_counts(study),
         "finished_runs": len(recs), "failed_runs": failed,
         "wall_seconds": {"this_call": round(wall_seconds, 1), "workers": workers,
+                         "all_calls": round(sum(c["seconds"] for c in calls or []), 1),
+                         "calls": len(calls or []),
                          "sum_of_runs": round(sum(r["seconds"]["total"] for r in recs), 1),
                          "cpu_sum_of_runs": round(sum(r["seconds"].get("cpu", 0.0)
                                                       for r in recs), 1)},

@@ -40,6 +40,7 @@ def test_finished_run_is_skipped_and_a_changed_config_reruns(tmp_path):
     stamp = path.stat().st_mtime_ns
     doc = paper.run_study(study, workers=1, patterns=[run.run_id])
     assert path.stat().st_mtime_ns == stamp and doc["finished_runs"] == 1
+    assert doc["wall_seconds"]["calls"] == 1
     assert doc["encoding"][0]["accuracy"]["values"] == [record["accuracy"]]
     assert json.loads(study.results_path.read_text()) == doc
     # the same run id with another schedule is another config: not finished, trained again
