@@ -1,8 +1,11 @@
-"""`python -m bench [kernels|accuracy|agreement|e2e|docs|all] [--quick]` (default: all).
+"""`python -m bench [kernels|accuracy|agreement|e2e|docs|paper|all] [--quick]` (default: all).
 
-all runs kernels, e2e, agreement, accuracy, then regenerates docs/benchmarks.md. A benchmark
+all runs kernels, e2e, agreement, accuracy, then regenerates docs/benchmarks.md. `paper` (the
+study of issue 15, about 2 hours on 2 cores; not part of all) runs its grid, or with --report
+regenerates docs/paper.md from bench/results/paper.json. A benchmark
 that cannot run here (no trained model) says why and is skipped; one that finds a wrong result
-(a kernel or a firmware that disagrees with the oracle) fails the command (exit 1).
+(a kernel or a firmware that disagrees with the oracle) fails the command (exit 1). A bad
+argument or a problem the user can fix (a named PipelineError) is one line and exit 2.
 """
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from pathlib import Path
 
 from . import BenchError, BenchSkipped
 
-COMMANDS = ("kernels", "accuracy", "agreement", "e2e", "docs", "all")
+COMMANDS = ("kernels", "accuracy", "agreement", "e2e", "docs", "paper", "all")
 ALL_ORDER = ("kernels", "e2e", "agreement", "accuracy")
 
 
@@ -22,10 +25,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("command", nargs="?", choices=COMMANDS, default="all")
     ap.add_argument("--quick", action="store_true",
                     help="small variants: accuracy on seed 0, M=8, short schedules; "
-                         "agreement on 1000 images")
+                         "agreement on 1000 images; paper: a tiny grid (minutes; not results)")
     ap.add_argument("--runs", nargs="+", metavar="PATTERN",
-                    help="accuracy: only runs whose id matches (shell patterns, e.g. 'glt-m8-*')")
-    ap.add_argument("--list-runs", action="store_true", help="accuracy: print the run ids and exit")
+                    help="accuracy, paper: only runs whose id matches (shell patterns, e.g. "
+                         "'glt-m8-*', 'enc-raw-*')")
+    ap.add_argument("--list-runs", action="store_true",
+                    help="accuracy, paper: print the run ids (paper: those defined so far) and exit")
+    ap.add_argument("--data", metavar="KIND=PATH",
+                    help="paper: run the grid on stl10=PATH (binary files) or vww=PATH (person/, "
+                         "non_person/ folders) instead of Fashion-MNIST")
+    ap.add_argument("--workers", type=int, default=2,
+                    help="paper: runs in parallel (processes, one torch thread each)")
+    ap.add_argument("--prune-planes", type=int, metavar="M",
+                    help="paper: planes of the pruning arm (default: the best small M of the "
+                         "encoding arm)")
+    ap.add_argument("--report", action="store_true",
+                    help="paper: only regenerate docs/paper.md and its plots from the results")
     ap.add_argument("--boards", nargs="+", metavar="BOARD", help="kernels: only these boards")
     ap.add_argument("--ir", type=Path, help="agreement: the model.ir.json to check "
                                             "(default: the trained default model)")
@@ -54,9 +69,36 @@ def run_one(name: str, args: argparse.Namespace) -> None:
         print(f"[docs] wrote {docs.write_docs()}")
 
 
+def run_paper(args: argparse.Namespace) -> int:
+    from . import paper, paper_report
+    kind, path = paper.parse_data(args.data)
+    if args.workers < 1:
+        raise paper.PaperArgumentError(f"--workers {args.workers}: must be >= 1")
+    study = paper.Study(kind, path, quick=args.quick, prune_planes=args.prune_planes)
+    if args.prune_planes is not None and args.prune_planes not in study.grid["planes"]:
+        raise paper.PaperArgumentError(f"--prune-planes {args.prune_planes}: one of the grid's "
+                                       f"planes {list(study.grid['planes'])}")
+    if args.list_runs:
+        for run in paper.select(paper.plan(study, paper.load_records(study)), args.runs):
+            print(run.run_id)
+        return 0
+    if not args.report:
+        paper.run_study(study, workers=args.workers, patterns=args.runs)
+    for written in paper_report.write_report(study):
+        print(f"[paper] wrote {written}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # the deploy's LCE export needs Keras 2
     args = parse_args(argv)
+    if args.command == "paper":
+        from pipeline.errors import PipelineError
+        try:
+            return run_paper(args)
+        except PipelineError as exc:
+            print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 2
     if args.list_runs:
         from . import accuracy
         for run in accuracy.plan_runs(args.quick):

@@ -48,9 +48,9 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class EncodingConfig:
-    kind: str = "glt"            # glt | uniform | base2
+    kind: str = "glt"            # glt | uniform | base2 | quantile (fixed at the data's quantiles)
     planes: int = 8              # M
-    shared: bool = False         # glt: one threshold set for all input channels
+    shared: bool = False         # glt, quantile: one threshold set for all input channels
     init: str = "quantile"       # glt: uniform | quantile
     surrogate: str = "ste"       # glt: ste | soft
     temperature: list = field(default_factory=lambda: [16.0, 0.5])  # pixels: start, end
@@ -127,7 +127,7 @@ class Config:
 
 CHOICES = {
     "data.dataset": ("fashion_mnist", "stl10", "vww", "folder"),
-    "model.encoding.kind": ("glt", "uniform", "base2"),
+    "model.encoding.kind": ("glt", "uniform", "base2", "quantile"),
     "model.encoding.init": ("uniform", "quantile"),
     "model.encoding.surrogate": ("ste", "soft"),
     "train.schedule": ("cosine", "constant"),

@@ -95,7 +95,7 @@ LAYER_NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 C_KEYWORDS = frozenset("""auto break case char const continue default do double else enum extern
     float for goto if inline int long register restrict return short signed sizeof static struct
     switch typedef union unsigned void volatile while _Bool _Complex _Imaginary""".split())
-ENCODINGS = ("glt", "uniform", "base2")
+ENCODINGS = ("glt", "uniform", "base2", "quantile")
 
 
 def check_layer_name(name: Any) -> str:
@@ -132,7 +132,7 @@ class Thermometer:
     planes: int
     mode: str  # "thresholds" | "base2"
     thresholds: np.ndarray  # int32[C, M]; empty (C, 0) in base2 mode
-    encoding: str = "glt"  # provenance: glt | uniform | base2
+    encoding: str = "glt"  # provenance: glt | uniform | base2 | quantile
     kind = "thermometer"
     ARRAYS = ("thresholds",)
 

@@ -33,7 +33,7 @@ from .nn import prune as P
 from .nn.distill import distillation_loss
 from .nn.models import BNN, FloatTeacher, arch_bits, make_arch
 from .nn.quantizers import clip_latent_weights
-from .nn.thermometer import GLT
+from .nn.thermometer import GLT, QuantileThermometer
 
 CHECKPOINT, TEACHER, METRICS = "checkpoint.pt", "teacher.pt", "metrics.jsonl"
 EVAL_BATCH = 1000
@@ -284,7 +284,9 @@ def _optimizer(model: BNN, cfg: Config, lr: float) -> torch.optim.Optimizer:
 def _new_student(cfg: Config, ds: Dataset) -> BNN:
     _seed_everything(cfg.seed)
     model = BNN(make_arch(cfg.model, ds.image_shape, ds.num_classes))
-    if isinstance(model.encoding, GLT) and cfg.model.encoding.init == "quantile":
+    enc = model.encoding
+    if isinstance(enc, QuantileThermometer) or (isinstance(enc, GLT)
+                                                and cfg.model.encoding.init == "quantile"):
         idx = _unit_rng(cfg, 2).permutation(len(ds.train_images))[:QUANTILE_SAMPLE]
         model.encoding.init_from_data(ds.train_images[idx])
     return model
@@ -375,6 +377,21 @@ def _write_metrics(out_dir: Path, records: list[dict]) -> None:
 
 
 # --- public API ------------------------------------------------------------------------------
+
+def train_teacher(config: Config | str | Path, out_dir: str | Path) -> Path:
+    """Only the float teacher of ``config``: ``out_dir/teacher.pt``, trained unless one of the
+    same settings and data is there. Lets several students that distil from one teacher share
+    it (copy it into their build directories before :func:`train`)."""
+    cfg = config if isinstance(config, Config) else load_config(config)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    device = _device(cfg)
+    dd = _Dist(device)
+    torch.set_num_threads(max(1, cfg.train.threads // dd.world))
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    ensure_teacher(cfg, prepare(cfg, out_dir), out_dir, dd, device)
+    return out_dir / TEACHER
+
 
 def train(config: Config | str | Path, out_dir: str | Path, resume: bool = False, *,
           stop_after_units: int | None = None) -> Path:

@@ -1,11 +1,14 @@
-"""Input encodings: the Generic Learned Thermometer (GLT) and its two baselines.
+"""Input encodings: the Generic Learned Thermometer (GLT) and its baselines.
 
-All three share one interface (:class:`Encoding`): input is a float NCHW tensor of integer pixel
+All of them share one interface (:class:`Encoding`): input is a float NCHW tensor of integer pixel
 codes 0..255, output is a +-1 NCHW tensor with ``C*M`` channels where channel ``c*M + k`` is
 plane k of input channel c, exactly as :class:`pipeline.ir.Thermometer` defines it:
 
-* thresholds mode (GLT, uniform): plane k of channel c is +1 when ``pixel >= T[c, k]``;
+* thresholds mode (GLT, uniform, quantile): plane k of channel c is +1 when ``pixel >= T[c, k]``;
 * base2 mode: plane k is +1 when bit ``7 - k`` of the pixel code is set.
+
+The quantile thermometer is fixed at the training data's quantiles (the GLT's quantile
+initialisation, frozen): it adapts to the histogram but learns nothing end to end.
 
 In eval mode the forward pass uses the integer thresholds of :meth:`integer_thresholds` (what the
 IR stores), so torch and the IR agree by construction on every pixel.
@@ -88,6 +91,45 @@ class UniformThermometer(Encoding):
         return np.tile(uniform_thresholds(self.planes), (self.channels, 1))
 
 
+def quantile_thresholds(images: np.ndarray, planes: int, shared: bool = False) -> np.ndarray:
+    """Thresholds (pixel units, float64 [rows, M], rows = 1 when ``shared`` else C) at the
+    (k+1)/(M+1) quantiles of the pixel values of uint8 NHWC ``images``, +0.5 so plane k separates
+    pixels above the quantile from those at or below it.
+
+    Quantiles of data with a dominant value (a black background) coincide; they are pushed apart
+    to at least a quarter of the uniform spacing (255 / (4 (M + 1)) pixels), because coinciding
+    planes carry no information (and learned thresholds that start one pixel apart sit where
+    softplus has almost no slope and would stay bunched)."""
+    levels = np.arange(1, planes + 1) / (planes + 1)
+    px = images.reshape(-1, images.shape[-1]).astype(np.float64)
+    q = np.quantile(px, levels)[None, :] if shared else np.quantile(px, levels, axis=0).T
+    return spread(q + 0.5, PIXEL_MAX / (4 * (planes + 1)))
+
+
+class QuantileThermometer(Encoding):
+    """A thermometer fixed at the training data's quantiles (:func:`quantile_thresholds`), per
+    channel or shared: the integer thresholds live in a buffer, so they are saved with the model
+    but no optimizer ever moves them. Until :meth:`init_from_data` runs they are uniform."""
+    kind = "quantile"
+
+    def __init__(self, channels: int, planes: int, shared: bool = False):
+        super().__init__(channels, planes)
+        self.shared = shared
+        self.register_buffer("fixed", torch.as_tensor(
+            np.tile(uniform_thresholds(planes), (channels, 1)), dtype=torch.int64))
+
+    @torch.no_grad()
+    def init_from_data(self, images: np.ndarray) -> None:
+        """Fix the thresholds at the quantiles of ``images`` (uint8 NHWC): integer
+        ``ceil(quantile_thresholds)``, made strictly increasing within [0, 256]."""
+        t = quantile_thresholds(images, self.planes, self.shared)
+        t = np.broadcast_to(np.ceil(t), (self.channels, self.planes))
+        self.fixed.copy_(torch.as_tensor(fix_integer_thresholds(t), dtype=torch.int64))
+
+    def integer_thresholds(self) -> np.ndarray:
+        return self.fixed.detach().cpu().numpy().astype(np.int64)
+
+
 class Base2Planes(Encoding):
     kind = "base2"
     mode = "base2"
@@ -147,19 +189,8 @@ class GLT(Encoding):
         self.raw_increments.copy_(torch.as_tensor(np.log(np.expm1(gaps)), dtype=torch.float32))
 
     def init_from_data(self, images: np.ndarray) -> None:
-        """Thresholds at the (k+1)/(M+1) quantiles of the pixel values (uint8 NHWC), +0.5 so
-        plane k separates pixels above the quantile from those at or below it.
-
-        Quantiles of data with a dominant value (a black background) coincide; they are pushed
-        apart to at least a quarter of the uniform spacing, because thresholds that start one
-        pixel apart sit where softplus has almost no slope and would stay bunched."""
-        levels = np.arange(1, self.planes + 1) / (self.planes + 1)
-        px = images.reshape(-1, images.shape[-1]).astype(np.float64)
-        if self.shared:
-            q = np.quantile(px, levels)[None, :]
-        else:
-            q = np.quantile(px, levels, axis=0).T
-        self.init_thresholds(spread(q + 0.5, PIXEL_MAX / (4 * (self.planes + 1))))
+        """Start at the data's quantiles (uint8 NHWC images; see :func:`quantile_thresholds`)."""
+        self.init_thresholds(quantile_thresholds(images, self.planes, self.shared))
 
     def thresholds(self) -> torch.Tensor:
         """Float thresholds in pixel units, [C, M]."""
@@ -201,6 +232,8 @@ def build_encoding(cfg, channels: int) -> Encoding:
         return UniformThermometer(channels, cfg.planes)
     if cfg.kind == "base2":
         return Base2Planes(channels, cfg.planes)
+    if cfg.kind == "quantile":
+        return QuantileThermometer(channels, cfg.planes, cfg.shared)
     raise ValueError(f"unknown encoding {cfg.kind!r}")
 
 

@@ -53,7 +53,7 @@ def test_unknown_layer_key():
 
 @pytest.mark.parametrize("doc, pattern", [
     ({"train": {"epochs": "three"}}, "train.epochs"),
-    ({"model": {"encoding": {"kind": "gray"}}}, "glt, uniform, base2"),
+    ({"model": {"encoding": {"kind": "gray"}}}, "glt, uniform, base2, quantile"),
     ({"model": {"encoding": {"kind": "base2", "planes": 9}}}, "planes"),
     ({"prune": {"min_keep": 0}}, "min_keep"),
     ({"model": {"layers": [{"conv": 8, "pool": 2}]}}, "exactly one"),

@@ -34,7 +34,7 @@ def randomised(arch, seed):
     return m.eval()
 
 
-@pytest.mark.parametrize("kind", ["glt", "uniform", "base2"])
+@pytest.mark.parametrize("kind", ["glt", "uniform", "base2", "quantile"])
 @pytest.mark.parametrize("topology", sorted(TOPOLOGIES))
 def test_integer_logits_equal_oracle(kind, topology):
     enc = EncodingConfig(kind=kind, planes=8 if kind == "base2" else 4)

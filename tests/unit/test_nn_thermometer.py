@@ -5,7 +5,7 @@ import torch
 
 from pipeline import bits as B
 from pipeline import ir, reference
-from pipeline.nn.thermometer import (GLT, Base2Planes, UniformThermometer,
+from pipeline.nn.thermometer import (GLT, Base2Planes, QuantileThermometer, UniformThermometer,
                                      fix_integer_thresholds, spread, tone_curve,
                                      uniform_thresholds)
 
@@ -136,3 +136,47 @@ def test_soft_surrogate_anneals_to_hard_step():
 def test_spread_keeps_order_and_bounds():
     t = spread(np.array([[0.5, 0.5, 0.5, 254.0, 254.0]]), 10.0)
     assert np.all(np.diff(t) >= 10 - 1e-9) and t.max() <= 254.5 and t.min() >= 0
+
+
+def _quantile_data():
+    # channel 0: every code equally often; channel 1: 90 % zeros (a black background), then
+    # 10 % spread over 100..199 -> the three quartile thresholds of channel 1 all fall on 0
+    c0 = np.tile(ALL_CODES, 10)
+    c1 = np.concatenate([np.zeros(2304, np.uint8), np.repeat(np.arange(100, 200, dtype=np.uint8),
+                                                              256 * 10 // 100 - 0)[:256]])
+    return np.stack([c0, c1], -1).reshape(10, 16, 16, 2)
+
+
+def test_quantile_thermometer_sits_at_the_data_quantiles():
+    enc = QuantileThermometer(2, 3)
+    assert np.array_equal(enc.integer_thresholds(), np.tile(uniform_thresholds(3), (2, 1)))
+    images = _quantile_data()
+    enc.init_from_data(images)
+    t = enc.integer_thresholds()
+    # channel 0: quartiles of 0..255 are 63.75, 127.5, 191.25; +0.5 then ceil
+    assert t[0].tolist() == [65, 128, 192]
+    assert t[0].tolist() == np.ceil(np.quantile(np.arange(256), [.25, .5, .75]) + 0.5).tolist()
+    # channel 1: all three quartiles are 0 -> 0.5, pushed apart by 255 / 16 -> ceil
+    assert t[1].tolist() == [1, 17, 33]
+    # fraction of channel-0 pixels each plane turns on: 3/4, 1/2, 1/4 of the histogram
+    on = (images[..., 0].reshape(-1, 1) >= t[0]).mean(0)
+    assert np.allclose(on, [191 / 256, 128 / 256, 64 / 256])
+    shared = QuantileThermometer(2, 3, shared=True)
+    shared.init_from_data(images)
+    st = shared.integer_thresholds()
+    assert np.array_equal(st[0], st[1])
+    flat = images.reshape(-1).astype(np.float64)
+    want = np.ceil(spread(np.quantile(flat, [.25, .5, .75])[None] + 0.5, 255 / 16))
+    assert st[0].tolist() == want[0].tolist()
+
+
+def test_quantile_thermometer_has_no_parameters_and_equals_oracle():
+    enc = QuantileThermometer(2, 3)
+    enc.init_from_data(_quantile_data())
+    assert list(enc.parameters()) == []  # nothing an optimizer could move
+    assert "fixed" in enc.state_dict()  # saved with the model
+    images = _all_pixels(2)
+    assert np.array_equal(_torch_planes(enc, images), _oracle_planes(enc, images))
+    enc.train()
+    x = torch.from_numpy(images).permute(0, 3, 1, 2).float()
+    assert torch.equal(enc(x), enc.eval()(x))  # no surrogate: training forward is the hard step
