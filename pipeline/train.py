@@ -378,10 +378,9 @@ def _write_metrics(out_dir: Path, records: list[dict]) -> None:
 
 # --- public API ------------------------------------------------------------------------------
 
-def train_teacher(config: Config | str | Path, out_dir: str | Path) -> Path:
-    """Only the float teacher of ``config``: ``out_dir/teacher.pt``, trained unless one of the
-    same settings and data is there. Lets several students that distil from one teacher share
-    it (copy it into their build directories before :func:`train`)."""
+def _start(config: Config | str | Path, out_dir: str | Path) -> tuple:
+    """Common start of a training call: the config, the output folder (created), the device,
+    the process group, and torch's threads and determinism."""
     cfg = config if isinstance(config, Config) else load_config(config)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -389,6 +388,14 @@ def train_teacher(config: Config | str | Path, out_dir: str | Path) -> Path:
     dd = _Dist(device)
     torch.set_num_threads(max(1, cfg.train.threads // dd.world))
     torch.use_deterministic_algorithms(True, warn_only=True)
+    return cfg, out_dir, device, dd
+
+
+def train_teacher(config: Config | str | Path, out_dir: str | Path) -> Path:
+    """Only the float teacher of ``config``: ``out_dir/teacher.pt``, trained unless one of the
+    same settings and data is there. Lets several students that distil from one teacher share
+    it (copy it into their build directories before :func:`train`)."""
+    cfg, out_dir, device, dd = _start(config, out_dir)
     ensure_teacher(cfg, prepare(cfg, out_dir), out_dir, dd, device)
     return out_dir / TEACHER
 
@@ -399,13 +406,7 @@ def train(config: Config | str | Path, out_dir: str | Path, resume: bool = False
 
     ``stop_after_units`` stops after that many plan units of this call (as if interrupted);
     ``resume=True`` continues from the last checkpoint."""
-    cfg = config if isinstance(config, Config) else load_config(config)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    device = _device(cfg)
-    dd = _Dist(device)
-    torch.set_num_threads(max(1, cfg.train.threads // dd.world))
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    cfg, out_dir, device, dd = _start(config, out_dir)
     if dd.main:
         ds = prepare(cfg, out_dir)
     dd.barrier()
