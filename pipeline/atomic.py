@@ -14,13 +14,20 @@ class OutputNotWritableError(PipelineError):
     """An output folder cannot be created or written (read-only, permissions, disk full)."""
 
 
-def writable_dir(path: str | os.PathLike) -> Path:
-    """Create ``path`` if needed and prove it writable (a file is created and removed), so that
-    a read-only build directory fails before any expensive work, naming the folder."""
+def writable_dir(path: str | os.PathLike, create: bool = True) -> Path:
+    """Prove ``path`` writable (a file is created in it and removed), so that a read-only build
+    directory fails before any expensive work, naming the folder. ``create``: make the folder
+    now; else probe its nearest existing parent and create nothing (the writer makes it)."""
     path = Path(path)
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=path, prefix=".write-probe.")
+        if create:
+            path.mkdir(parents=True, exist_ok=True)
+            where = path
+        else:
+            where = next(p for p in (path, *path.parents) if p.exists())
+            if not where.is_dir():
+                raise NotADirectoryError(20, "Not a directory", str(where))
+        fd, probe = tempfile.mkstemp(dir=where, prefix=".write-probe.")
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
@@ -46,8 +53,10 @@ def write_atomic(path: str | os.PathLike, writer: Callable[[BinaryIO], object]) 
 
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (see :func:`write_atomic`)."""
     return write_atomic(path, lambda f: f.write(data))
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically (see :func:`write_atomic`)."""
     return write_bytes_atomic(path, text.encode())

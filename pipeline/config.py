@@ -6,6 +6,7 @@ the key and the allowed ones), so a typo never silently falls back to a default.
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -151,6 +152,18 @@ RANGES: dict[str, tuple[Any, Any]] = {
     "prune.finetune_epochs": (0, 10_000), "prune.lr": (0, None), "prune.min_keep": (0.001, 1),
     "deploy.vectors": (1, 1_000_000),
 }
+# Items of list-valued keys (the schema checks them like any value).
+_POSITIVE = {"type": "number", "exclusiveMinimum": 0}
+LIST_ITEMS: dict[str, dict] = {
+    "model.encoding.temperature": {"items": _POSITIVE, "minItems": 2, "maxItems": 2},
+    "data.augment.gamma": {"items": _POSITIVE, "minItems": 2, "maxItems": 2},
+    "data.sensor.exposure": {"items": _POSITIVE, "minItems": 2, "maxItems": 2},
+    "prune.at_epochs": {"items": {"type": "integer", "minimum": 1}},
+    "model.layers": {"items": {"type": "object"}},
+}
+# The largest value of any layer key (channels, kernel, stride, padding, groups): far above
+# what fits a microcontroller, small enough that shapes and bit counts stay cheap to compute.
+MAX_LAYER_VALUE = 65536
 # A config's name becomes a folder under --build-dir: one path component of safe characters.
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
@@ -229,6 +242,8 @@ def _schema_for(cls: type, prefix: str = "", nullable: bool = False) -> dict:
             sub["maximum"] = hi
         if key == "name":
             sub["pattern"] = NAME_PATTERN
+        if key in LIST_ITEMS:
+            sub.update(LIST_ITEMS[key])
         props[f.name] = sub
     return {"type": ["object", "null"] if nullable else "object", "properties": props,
             "additionalProperties": False}
@@ -240,6 +255,10 @@ CONFIG_SCHEMA = _schema_for(Config)
 def _check_schema(doc: dict, source: str, yaml_text: str | None) -> None:
     import jsonschema
 
+    bad = _non_finite(doc)
+    if bad is not None:
+        raise ConfigError(f"{_yaml_position(yaml_text, bad, source)}: '{_dotted(bad)}' must be a "
+                          "finite number (not .nan or .inf)")
     validator = jsonschema.Draft202012Validator(CONFIG_SCHEMA)
     errors = list(validator.iter_errors(doc))
     if not errors:
@@ -251,6 +270,20 @@ def _check_schema(doc: dict, source: str, yaml_text: str | None) -> None:
     path = list(err.absolute_path)
     where = _yaml_position(yaml_text, path, source)
     raise ConfigError(f"{where}: {_describe(err, _dotted(path))}")
+
+
+def _non_finite(doc: Any, path: list | None = None) -> list | None:
+    """The path of the first NaN or infinite number in a YAML document (a JSON Schema range
+    check lets NaN through), else None."""
+    path = path or []
+    if isinstance(doc, float) and not math.isfinite(doc):
+        return path
+    items = doc.items() if isinstance(doc, dict) else enumerate(doc) if isinstance(doc, list) else ()
+    for key, value in items:
+        found = _non_finite(value, path + [key])
+        if found is not None:
+            return found
+    return None
 
 
 def _dotted(path: list) -> str:
@@ -381,8 +414,10 @@ def _check_layer_spec(spec: Any, i: int, source: str) -> None:
         raise ConfigError(f"{where}: unknown key '{sorted(unknown)[0]}'; allowed keys: "
                           f"{', '.join(sorted(LAYER_KEYS[kinds[0]]))}")
     for key, value in spec.items():
-        if not isinstance(value, int) or isinstance(value, bool) or value < (0 if key == "padding" else 1):
-            raise ConfigError(f"{where}: '{key}' must be a positive integer, got {value!r}")
+        low = 0 if key == "padding" else 1
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= MAX_LAYER_VALUE:
+            raise ConfigError(f"{where}: '{key}' must be an integer in [{low}, {MAX_LAYER_VALUE}], "
+                              f"got {value!r}")
 
 
 def check_architecture(cfg: Config, source: str = "config", yaml_text: str | None = None) -> None:

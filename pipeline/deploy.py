@@ -119,22 +119,25 @@ def run(args: argparse.Namespace) -> int:
             raise ir.IRMissingError(f"IR file {args.ir} not found; give the model.ir.json written "
                                     "by `python -m pipeline lower`")
         ir.Model.load(args.ir)  # a malformed IR fails here, before any work
-        name = args.ir.resolve().parent.name if args.ir.name == "model.ir.json" else \
-            args.ir.name.removesuffix(".json").removesuffix(".ir")
+        from .render import name_from_ir_path
+        name = name_from_ir_path(args.ir)
         vectors = 20 if args.vectors is None else args.vectors
     else:
         from .config import load_config
         cfg = load_config(args.config)  # checks the whole architecture and the bit budget
         name = cfg.name
         vectors = cfg.deploy.vectors if args.vectors is None else args.vectors
-    if vectors < 1:
-        raise PipelineError(f"--vectors must be at least 1, got {vectors}")
+    if not 1 <= vectors <= MAX_VECTORS:
+        raise PipelineError(f"--vectors must be 1..{MAX_VECTORS:,}, got {vectors}")
     paths = Paths(args.build_dir / name, args.build_dir / name / board.name)
     writable_dir(paths.board)  # a read-only build directory fails now, naming the path
     with deploy_lock(paths.root, args.lock_timeout):
         out = _deploy_locked(args, board, cfg, paths, vectors)
     print(f"deploy: {board.name} done in {time.monotonic() - started:.1f} s -> {out}")
     return 0
+
+
+MAX_VECTORS = 1_000_000  # as deploy.vectors in a config
 
 
 class DeployLockedError(PipelineError):
@@ -163,7 +166,26 @@ def deploy_lock(root: Path, timeout_s: float):
         lock.release()
 
 
+# Temporary names of interrupted writers: atomic writes and stamps (*.tmp), render
+# (.render-*.tmp), build (.build-*), export (.export.*).
+LEFTOVERS = ("*.tmp", ".build-*", ".export.*")
+
+
+def _remove_leftovers(paths: Paths) -> None:
+    """Remove what an interrupted deploy left behind (only called while holding the lock, so
+    no running writer owns them)."""
+    for folder in (paths.root, paths.root / ".stamps", paths.root / "data", paths.board,
+                   paths.board / ".stamps"):
+        for pattern in LEFTOVERS:
+            for stale in folder.glob(pattern):
+                if stale.is_dir():
+                    shutil.rmtree(stale, ignore_errors=True)
+                else:
+                    stale.unlink(missing_ok=True)
+
+
 def _deploy_locked(args, board, cfg, paths: Paths, vectors: int) -> Path:
+    _remove_leftovers(paths)
     for stale in ("report.json", "report.md"):  # never leave a success report from an old run
         (paths.board / stale).unlink(missing_ok=True)
     if args.force:
@@ -257,7 +279,22 @@ def _ir_inputs(ir_path: Path) -> list[Path]:
     return [ir_path, ir_path.with_name(ir_path.name.removesuffix(".json") + ".npz")]
 
 
+# What the export stage imports: without them (a plain `pip install glt-bnn`, no [export]
+# extra) deploy skips the stage, says so, and the report shows the exports as not run.
+EXPORT_MODULES = ("onnx", "onnxruntime", "tensorflow", "larq", "larq_compute_engine")
+
+
 def _export(ir_path: Path, paths: Paths) -> None:
+    import importlib.util
+    outputs = [paths.root / "model.onnx", paths.root / "model.tflite", paths.root / "export.json"]
+    missing = [m for m in EXPORT_MODULES if importlib.util.find_spec(m) is None]
+    if missing:
+        for stale in outputs:
+            stale.unlink(missing_ok=True)
+        print(f"[export] skipped: {', '.join(missing)} not installed "
+              "(pip install 'glt-bnn[export]' adds the ONNX and TFLite exports)")
+        return
+
     def export() -> None:
         from .export import export_all
         from .vectors import export_images
@@ -269,9 +306,7 @@ def _export(ir_path: Path, paths: Paths) -> None:
 
     cache = paths.root / "data" / "dataset.npz"
     run_stage(Stage("export", paths.root, [*_ir_inputs(ir_path), paths.vectors, cache], {},
-                    [paths.root / "model.onnx", paths.root / "model.tflite",
-                     paths.root / "export.json"], code=STAGE_CODE["export"]),
-              export)
+                    outputs, code=STAGE_CODE["export"]), export)
 
 
 def _insensor(ir_path: Path, paths: Paths) -> None:
@@ -290,8 +325,6 @@ def _render_build_emulate(board, ir_path: Path, paths: Paths, args) -> None:
     rendered = render.Rendered(paths.src, name, board.name)
 
     def do_render() -> None:
-        for stale in paths.board.glob("*.tmp"):  # left by an interrupted render (we hold the lock)
-            shutil.rmtree(stale, ignore_errors=True)
         model = ir.Model.load(ir_path)
         with np.load(paths.vectors) as z:
             images = z["images"]
@@ -329,7 +362,8 @@ def _render_build_emulate(board, ir_path: Path, paths: Paths, args) -> None:
                                         paths.board / "qemu.log", args.timeout)
         _write_json(emulation, doc)
 
-    run_stage(Stage("emulate", paths.board, [elf, paths.vectors, *_ir_inputs(ir_path)],
+    run_stage(Stage("emulate", paths.board, [elf, paths.vectors, *_ir_inputs(ir_path),
+                                             board_file],
                     {"timeout": args.timeout}, [emulation], code=STAGE_CODE["emulate"]),
               do_emulate)
 

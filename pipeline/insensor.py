@@ -110,6 +110,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not 1 <= args.dac_bits <= 16:
+        raise InSensorError(f"--dac-bits must be 1..16, got {args.dac_bits}")
     model = ir.Model.load(args.ir)
     path = write_insensor(model, writable_dir(args.out or args.ir.parent), args.dac_bits)
     print(f"wrote {path} and insensor.h ({args.dac_bits}-bit DAC codes)")

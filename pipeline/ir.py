@@ -409,9 +409,15 @@ class Model:
                 f"(this code reads version {FORMAT_VERSION}); re-run `python -m pipeline lower`")
         if not isinstance(doc.get("arrays_file"), str) or not isinstance(doc.get("layers"), list):
             raise FormatVersionError(f"{json_path}: IR file lacks 'arrays_file' or 'layers'")
-        if Path(doc["arrays_file"]).name != doc["arrays_file"]:
-            raise IRCorruptError(f"{json_path}: 'arrays_file' must name a file beside it, got "
-                                 f"{doc['arrays_file']!r}")
+        arrays_file = doc["arrays_file"]
+        if Path(arrays_file).name != arrays_file or not arrays_file.endswith(".npz") \
+                or arrays_file.startswith("."):
+            raise IRCorruptError(f"{json_path}: 'arrays_file' must name a .npz file beside it, "
+                                 f"got {arrays_file!r}")
+        if not all(isinstance(layer, dict) for layer in doc["layers"]) \
+                or not isinstance(doc.get("metadata", {}), dict):
+            raise IRCorruptError(f"{json_path}: every entry of 'layers' and 'metadata' must be "
+                                 "a JSON object")
         npz_path = json_path.with_name(doc["arrays_file"])
         try:
             with np.load(npz_path, allow_pickle=False) as npz:

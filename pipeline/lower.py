@@ -127,7 +127,9 @@ def lower_checkpoint(ckpt_path: str | Path) -> ir.Model:
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--config", default="configs/fashion_glt.yaml", help="training config")
+    from . import resources
+    parser.add_argument("--config", default=str(resources.configs_dir() / "fashion_glt.yaml"),
+                        help="training config (default: the shipped fashion_glt.yaml)")
     parser.add_argument("--checkpoint", default=None, help="default build/<config>/checkpoint.pt")
     parser.add_argument("--out", default=None, help="IR JSON path (default beside the checkpoint)")
 
@@ -137,7 +139,7 @@ def run(args) -> int:
     ckpt = Path(args.checkpoint) if args.checkpoint else \
         Path("build") / load_config(args.config).name / "checkpoint.pt"
     out = Path(args.out) if args.out else ckpt.parent / "model.ir.json"
-    writable_dir(out.parent)  # before the checkpoint is read
+    writable_dir(out.parent, create=False)  # before the checkpoint is read; creates nothing
     model = lower_checkpoint(ckpt)
     model.save(out)
     print(f"{out}: {len(model.layers)} layers, {model.bits():,} bits, sha256 {model.sha256()[:12]}")

@@ -102,11 +102,19 @@ def default_model_name(text: str) -> str:
 
 
 def name_from_ir_path(path: Path) -> str:
-    """The name deploy gives an IR file: its folder for ``model.ir.json``, else its stem."""
+    """The name deploy gives an IR file: its folder for ``model.ir.json``, else its stem. It
+    becomes a folder under the build directory, so it must be one safe path component (the
+    pattern config names follow); otherwise :class:`RenderError` asks to rename the file."""
+    from .config import NAME_PATTERN
     path = Path(path)
     if path.name == "model.ir.json":
-        return path.resolve().parent.name
-    return path.name.removesuffix(".json").removesuffix(".ir")
+        name = path.resolve().parent.name
+    else:
+        name = path.name.removesuffix(".json").removesuffix(".ir")
+    if not re.fullmatch(NAME_PATTERN, name):
+        raise RenderError(f"{path}: the IR's name {name!r} becomes a folder under the build "
+                          "directory; rename the file (letters, digits, '.', '_', '-')")
+    return name
 
 
 # --- number formatting filters (tested in tests/unit/test_render_filters.py) ---------------
@@ -398,8 +406,8 @@ def run(args: argparse.Namespace) -> int:
     board = boards.load_board(args.board)
     ir_name = name_from_ir_path(args.ir)
     name = check_model_name(args.name) if args.name else default_model_name(ir_name)
+    model = ir.Model.load(args.ir)  # a bad IR fails before any folder is created
     out = writable_dir(args.out or Path("build") / ir_name / board.name)
-    model = ir.Model.load(args.ir)
     rng = np.random.default_rng(args.seed)
     images = rng.integers(0, 256, size=(args.vectors, *model.input_shape), dtype=np.uint8)
     logits = reference.run(model, images).logits

@@ -188,6 +188,11 @@ def render_markdown(rep: dict, plots: list[Path]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _has(module: str) -> bool:
+    import importlib.util
+    return importlib.util.find_spec(module) is not None
+
+
 def write_plots(rep: dict, model: ir.Model, root: Path, board_dir: Path) -> list[Path]:
     import matplotlib
     matplotlib.use("Agg")
@@ -249,7 +254,8 @@ def write_report(board, ir_path: Path, paths, config_path=None) -> Path:
     """Write report.json, report.md and plots into the board folder; return report.md."""
     model = ir.Model.load(ir_path)
     rep = build_report(board, model, paths.root, paths.board)
-    plots = write_plots(rep, model, paths.root, paths.board)
+    # plots need matplotlib (the [train] extra); a plain install writes the report without them
+    plots = write_plots(rep, model, paths.root, paths.board) if _has("matplotlib") else []
     rep["plots"] = [p.as_posix() for p in plots]
     md = paths.board / "report.md"
     write_text_atomic(paths.board / "report.json", json.dumps(rep, indent=1))
@@ -259,7 +265,8 @@ def write_report(board, ir_path: Path, paths, config_path=None) -> Path:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--board", required=True)
-    parser.add_argument("--config", type=Path, default=Path("configs/fashion_glt.yaml"))
+    from . import resources
+    parser.add_argument("--config", type=Path, default=resources.configs_dir() / "fashion_glt.yaml")
     parser.add_argument("--build-dir", type=Path, default=Path("build"))
 
 

@@ -137,6 +137,7 @@ class Stage:
     code: tuple[str, ...] = field(default_factory=tuple)
 
     def all_inputs(self) -> list[Path]:
+        """The listed inputs plus the source files of the stage's code (import closure)."""
         return [*self.inputs, *module_closure(*self.code)] if self.code else list(self.inputs)
 
     def fingerprint(self) -> str:
@@ -145,6 +146,8 @@ class Stage:
         return h.hexdigest()
 
     def output_digests(self) -> dict[str, str | None]:
+        """Digest of every output (a file, or a folder's files by name and content); None
+        for an output that does not exist."""
         return {str(o): tree_digest([Path(o)]) if Path(o).exists() else None
                 for o in self.outputs}
 

@@ -508,7 +508,9 @@ def _save_fig(fig, path: Path) -> Path:
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--config", default="configs/fashion_glt.yaml", help="training config")
+    from . import resources
+    parser.add_argument("--config", default=str(resources.configs_dir() / "fashion_glt.yaml"),
+                        help="training config (default: the shipped fashion_glt.yaml)")
     parser.add_argument("--out", default=None, help="build directory (default build/<config name>)")
     parser.add_argument("--resume", action="store_true", help="continue from checkpoint.pt")
 

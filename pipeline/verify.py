@@ -74,7 +74,10 @@ def verify(records: list[tuple[str, dict]], model: ir.Model, images: np.ndarray)
         if tag == "vec":
             i = _int(rec, "i")
             got_class[i] = _int(rec, "class")
-            got_logits[i] = [int(v) for v in rec.get("logits", "").split(",") if v != ""]
+            try:
+                got_logits[i] = [int(v) for v in rec.get("logits", "").split(",") if v != ""]
+            except ValueError:
+                raise FirmwareOutputError(f"record {rec} has non-integer logits") from None
         elif tag == "act":
             got_crc[(_int(rec, "i"), _int(rec, "layer"))] = _int(rec, "crc")
         elif tag == "layer":

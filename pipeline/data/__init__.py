@@ -115,7 +115,9 @@ def prepare(cfg, out_dir: str | Path, refresh: bool = False) -> Dataset:
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--config", default="configs/fashion_glt.yaml", help="training config")
+    from .. import resources
+    parser.add_argument("--config", default=str(resources.configs_dir() / "fashion_glt.yaml"),
+                        help="training config (default: the shipped fashion_glt.yaml)")
     parser.add_argument("--out", default=None, help="build directory (default build/<config name>)")
 
 

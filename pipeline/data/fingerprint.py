@@ -26,8 +26,7 @@ def _content_digest(path: Path) -> str:
 
 def dataset_files(dataset: str, path: str | os.PathLike) -> list[Path]:
     """The files the loader of ``dataset`` reads under ``path``, sorted: the four IDX files of
-    Fashion-MNIST, the STL-10 binaries, every image of a folder dataset (hidden files and
-    folders skipped). Files a loader needs but that are missing are listed too: the loader
+    Fashion-MNIST, the STL-10 binaries, every image file below a folder dataset's root. Files a loader needs but that are missing are listed too: the loader
     names them when it runs."""
     root = Path(path)
     if dataset == "fashion_mnist":
@@ -39,11 +38,12 @@ def dataset_files(dataset: str, path: str | os.PathLike) -> list[Path]:
     from .folder import EXTENSIONS
     if root.is_file():
         return [root]
+    # Every image below the root, symlinked folders followed and hidden files included: a
+    # superset of what the folder loader reads (it follows symlinked class folders and reads
+    # hidden images too), so no file it reads can change unseen.
     files = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        files += [Path(dirpath) / f for f in filenames
-                  if not f.startswith(".") and Path(f).suffix.lower() in EXTENSIONS]
+    for dirpath, _, filenames in os.walk(root, followlinks=True):
+        files += [Path(dirpath) / f for f in filenames if Path(f).suffix.lower() in EXTENSIONS]
     return sorted(files)
 
 

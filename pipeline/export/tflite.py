@@ -27,6 +27,8 @@ How each IR layer maps (see docs/exports.md):
 """
 from __future__ import annotations
 
+import dataclasses
+
 import math
 import os
 from collections import Counter
@@ -206,10 +208,15 @@ def build_keras(model: ir.Model):
     import tf_keras as keras
 
     model.validate()
+    # Keras names must be unique: prefix each layer's name with its index ("l3_conv2"), so no
+    # layer name, and no suffix the builders add ("_bn", "_pad"), can meet another or the
+    # fixed names below ("image", "pixels", "logits", "class").
+    layers = [dataclasses.replace(layer, name=f"l{i}_{layer.name}")
+              for i, layer in enumerate(model.layers)]
     inp = keras.Input(model.input_shape, dtype="uint8", name="image")
     x = keras.layers.Lambda(lambda t: tf.cast(t, tf.float32), name="pixels")(inp)
-    x = _thermometer(keras, model.layers[0], x)
-    for layer in model.layers[1:]:
+    x = _thermometer(keras, layers[0], x)
+    for layer in layers[1:]:
         if isinstance(layer, ir.BConv2d):
             x = _bconv2d(keras, lq, layer, x)
         elif isinstance(layer, ir.BMaxPool2d):

@@ -39,6 +39,9 @@ class ArchitectureError(PipelineError, ValueError):
 
 
 def make_arch(model_cfg, in_shape: tuple[int, int, int], classes: int) -> dict:
+    """The architecture dict of a ModelConfig on an input of ``in_shape`` (H, W, C) with
+    ``classes`` outputs; the config's layers, or the default topology for that input shape.
+    Raises :class:`ArchitectureError` when there is no default for the shape."""
     layers = model_cfg.layers or DEFAULT_LAYERS.get(tuple(in_shape))
     if layers is None:
         raise ArchitectureError(f"layers: no default topology for input {'x'.join(map(str, in_shape))}"
@@ -60,6 +63,7 @@ def _normalise(spec: dict) -> dict:
 
 
 def encoding_channels(arch: dict) -> int:
+    """Channels after the thermometer: input channels x planes (channel ``c*M + k``)."""
     return arch["in_shape"][2] * arch["encoding"]["planes"]
 
 

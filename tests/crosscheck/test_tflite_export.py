@@ -95,3 +95,15 @@ def test_random_cases_cover_the_shapes_and_fallbacks():
             "stride=1", "stride=2", "padding=0", "padding=1", "grouped=True", "grouped=False",
             "pad=same", "pad=ZeroPadding2D", "pad=valid", "split=True", "split=False"}
     assert want <= seen, sorted(want - seen)
+
+
+def test_layer_names_that_meet_keras_names_still_export(tmp_path):
+    """Valid C names that equal the exporter's own Keras names ('pixels', 'logits') or its
+    suffixes ('a' next to 'a_bn') used to fail with a duplicate-name ValueError."""
+    import dataclasses
+    model, images = random_case(*RANDOM_CASES[0])
+    names = ["pixels", "a", "a_bn", "logits", "class", "image"]
+    layers = [dataclasses.replace(layer, name=names[i % len(names)] + ("" if i < len(names)
+                                                                       else str(i)))
+              for i, layer in enumerate(model.layers)]
+    _check_exact(ir.Model(tuple(layers)).validate(), images, tmp_path / "model.tflite")

@@ -49,6 +49,9 @@ def inputs(tmp_path_factory):
     (d / "ckpt.pt").write_bytes(os.urandom(256))
     (d / "junk.elf").write_bytes(os.urandom(256))
     (d / "afile").write_text("a file, not a folder")
+    (d / "dots").mkdir()  # an IR file whose name would become the folder '.' or '..'
+    shutil.copy(good, d / "dots" / "..ir.json")
+    shutil.copy(good.with_name("model.ir.npz"), d / "dots" / "model.ir.npz")
     return {
         "good": good,
         "missing_ir": d / "none" / "model.ir.json",
@@ -64,6 +67,7 @@ def inputs(tmp_path_factory):
         "ckpt": d / "ckpt.pt",
         "junk_elf": d / "junk.elf",
         "under_file": d / "afile" / "out",
+        "dots_name": d / "dots" / "..ir.json",
     }
 
 
@@ -88,7 +92,8 @@ def read_only_folder(parent: Path):
 
 
 def files_under(path: Path) -> list[Path]:
-    return sorted(p for p in path.rglob("*") if p.is_file()) if path.exists() else []
+    """Everything a failed command left at ``path``: files and folders (even empty ones)."""
+    return [path, *sorted(path.rglob("*"))] if path.exists() else []
 
 
 def assert_one_named_line(code: int, err: str, error_class: str) -> None:
@@ -142,6 +147,16 @@ def other_cases():
                                            str(o / "none.elf")], "EmulationError"
     yield "emulate-not-elf", lambda i, o: ["emulate", "--board", "mps2-an386",
                                            str(i["junk_elf"])], "EmulationError"
+    yield "render-ir-name-not-a-folder", lambda i, o: ["render", "--ir", str(i["dots_name"]),
+                                                       "--board", "mps2-an386"], "RenderError"
+    yield "deploy-ir-name-not-a-folder", lambda i, o: ["deploy", "--board", "mps2-an386", "--ir",
+                                                       str(i["dots_name"]), "--build-dir",
+                                                       str(o)], "RenderError"
+    yield "insensor-dac-bits", lambda i, o: ["insensor", "--ir", str(i["good"]), "--dac-bits",
+                                             "-1", "--out", str(o)], "InSensorError"
+    yield "deploy-too-many-vectors", lambda i, o: ["deploy", "--board", "mps2-an386", "--ir",
+                                                   str(i["good"]), "--vectors", "1000000000",
+                                                   "--build-dir", str(o)], "PipelineError"
     yield "report-nothing-deployed", lambda i, o: ["report", "--board", "mps2-an386",
                                                    "--config", str(TINY), "--build-dir",
                                                    str(o)], "IRMissingError"
@@ -192,8 +207,10 @@ def test_build_into_a_read_only_folder(tmp_path, capsys):
         assert_one_named_line(code, capsys.readouterr().err, "OutputNotWritableError")
 
 
-def test_the_installed_entry_point_prints_one_line_too(inputs):
+def test_a_separate_process_prints_one_line_too(inputs, tmp_path):
+    """The same through `python -m pipeline` in a fresh interpreter (no test harness around)."""
     proc = subprocess.run([sys.executable, "-m", "pipeline", "render", "--ir",
-                           str(inputs["flipped_npz"]), "--board", "mps2-an386"],
-                          capture_output=True, text=True, cwd=ROOT)
+                           str(inputs["flipped_npz"]), "--board", "mps2-an386", "--out",
+                           str(tmp_path / "out")], capture_output=True, text=True, cwd=tmp_path)
     assert_one_named_line(proc.returncode, proc.stderr, "IRCorruptError")
+    assert files_under(tmp_path / "out") == []

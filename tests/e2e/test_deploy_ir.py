@@ -137,3 +137,18 @@ def test_too_many_vectors_says_how_many_fit(tmp_path, capsys):
     assert rep["vectors"] == fit and rep["mismatches"] == 0
     assert deploy(*args, "--vectors", str(fit + 1)) == 2  # 'at most' is exact
     assert "VectorsOverBudgetError" in capsys.readouterr().err
+
+
+def test_without_the_export_extra_deploy_skips_the_exports(tmp_path, ir_file, capsys,
+                                                            monkeypatch):
+    """A plain `pip install glt-bnn` has no onnx/TensorFlow: deploy --ir still works, says the
+    exports were skipped, and the report shows them as not run."""
+    from pipeline import deploy as deploy_mod
+    monkeypatch.setattr(deploy_mod, "EXPORT_MODULES", ("no_such_module_for_this_test",))
+    assert deploy("--board", "nucleo-f446re", "--ir", str(ir_file), "--build-dir",
+                  str(tmp_path)) == 0
+    assert "[export] skipped: no_such_module_for_this_test not installed" in capsys.readouterr().out
+    root = next(p for p in tmp_path.iterdir() if p.is_dir())
+    assert not (root / "model.onnx").exists() and not (root / "export.json").exists()
+    rep = json.loads((root / "nucleo-f446re" / "report.json").read_text())
+    assert rep["accuracy"]["onnx"] is None and rep["accuracy"]["tflite_lce"] is None

@@ -141,3 +141,22 @@ def test_unreachable_bit_budget_fails_at_load():
     # the bound is a true lower bound: the tiny config's own budget still loads
     load_config(Path(__file__).resolve().parents[2] / "configs" / "tiny.yaml")
     config_from_dict({"prune": {"budget_bits": 1000, "enabled": False}})
+
+
+@pytest.mark.parametrize("doc, pattern", [
+    ({"model": {"encoding": {"temperature": ["a", "b"]}}}, r"temperature\[0\]' must be number"),
+    ({"model": {"encoding": {"temperature": [1.0]}}}, r"temperature"),
+    ({"data": {"augment": {"gamma": ["a", "b"]}}}, r"gamma\[0\]' must be number"),
+    ({"prune": {"at_epochs": [1, "x"], "steps": 2}}, r"at_epochs\[1\]' must be integer"),
+    ({"data": {"test_fraction": float("nan")}}, r"'data\.test_fraction' must be a finite number"),
+    ({"prune": {"min_keep": float("nan")}}, r"'prune\.min_keep' must be a finite number"),
+    ({"model": {"encoding": {"temperature": [float("inf"), 1.0]}}}, r"finite"),
+    ({"model": {"layers": [{"dense": 10 ** 13}]}}, r"'dense' must be an integer in \[1, 65536\]"),
+    ({"model": {"layers": [{"conv": 3_000_000_000, "kernel": 1}]}}, r"'conv' must be an integer"),
+    ({"model": {"layers": [{"conv": 8, "padding": 10 ** 11}]}, "prune": {"enabled": False}},
+     r"'padding' must be an integer in \[0, 65536\]"),
+])
+def test_list_items_non_finite_numbers_and_huge_layers_are_config_errors(doc, pattern):
+    """Found in review: these were raw TypeErrors, MemoryErrors, or accepted."""
+    with pytest.raises(ConfigError, match=pattern):
+        config_from_dict(doc)

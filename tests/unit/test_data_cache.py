@@ -68,3 +68,26 @@ def test_flip_shift_and_gamma():
     darker = gamma_shift(codes, 2.0)
     assert np.all(darker <= codes) and np.all(np.diff(darker.ravel().astype(int)) >= 0)
     assert darker.ravel()[0] == 0 and darker.ravel()[255] == 255
+
+
+def test_fingerprint_sees_symlinked_class_folders_and_hidden_images(tmp_path):
+    """The folder loader follows symlinked class folders and reads hidden images: the
+    fingerprint must see every file it reads (found in review)."""
+    from pipeline.data.fingerprint import dataset_fingerprint
+    real = tmp_path / "real"
+    for cls in ("cat", "dog"):
+        (real / cls).mkdir(parents=True)
+        (real / cls / "a.png").write_bytes(cls.encode() * 10)
+    ds = tmp_path / "ds"
+    ds.mkdir()
+    for cls in ("cat", "dog"):
+        (ds / cls).symlink_to(real / cls, target_is_directory=True)
+    before = dataset_fingerprint("folder", ds)
+    a, b = real / "cat" / "a.png", real / "dog" / "a.png"
+    data_a, data_b = a.read_bytes(), b.read_bytes()
+    a.write_bytes(data_b)
+    b.write_bytes(data_a)  # swapped through the symlinks
+    assert dataset_fingerprint("folder", ds) != before
+    before = dataset_fingerprint("folder", ds)
+    (real / "cat" / ".hidden.png").write_bytes(b"x")
+    assert dataset_fingerprint("folder", ds) != before

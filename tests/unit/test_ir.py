@@ -340,3 +340,20 @@ def test_arrays_file_must_lie_beside_the_json(tmp_path):
     path.write_text(json.dumps(doc))
     with pytest.raises(ir.IRCorruptError, match="beside"):
         ir.Model.load(path)
+
+
+@pytest.mark.parametrize("mutate", [
+    lambda d: d["layers"].append(1),
+    lambda d: d["layers"].append("conv"),
+    lambda d: d.update(metadata=None),
+    lambda d: d.update(metadata="x"),
+    lambda d: d.update(arrays_file=""),
+    lambda d: d.update(arrays_file="m.ir.json"),
+])
+def test_wrong_json_structure_is_a_named_ir_error(tmp_path, mutate):
+    path = R.random_model(7).save(tmp_path / "m.ir.json")
+    doc = json.loads(path.read_text())
+    mutate(doc)
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ir.IRCorruptError):
+        ir.Model.load(path)
