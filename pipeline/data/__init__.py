@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from .dataset import Dataset
-from ..atomic import writable_dir
+from ..atomic import writable_dir, write_atomic
 from .errors import DatasetCorruptError, DatasetError, DatasetMissingError
 from .fingerprint import dataset_fingerprint
 
@@ -100,17 +98,9 @@ def prepare(cfg, out_dir: str | Path, refresh: bool = False) -> Dataset:
         except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError):
             pass  # a damaged cache is rebuilt from the dataset files
     ds = load_dataset(cfg.data, cfg.seed)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=cache.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, key=key, train_images=ds.train_images, train_labels=ds.train_labels,
-                     test_images=ds.test_images, test_labels=ds.test_labels,
-                     classes=np.asarray(ds.classes))
-        os.replace(tmp, cache)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_atomic(cache, lambda f: np.savez(
+        f, key=key, train_images=ds.train_images, train_labels=ds.train_labels,
+        test_images=ds.test_images, test_labels=ds.test_labels, classes=np.asarray(ds.classes)))
     return ds
 
 

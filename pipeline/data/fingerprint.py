@@ -14,14 +14,7 @@ import os
 from pathlib import Path
 
 from ..atomic import write_text_atomic
-
-
-def _content_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+from ..stages import file_digest
 
 
 def dataset_files(dataset: str, path: str | os.PathLike) -> list[Path]:
@@ -73,7 +66,7 @@ def dataset_fingerprint(dataset: str, path: str | os.PathLike,
         signature = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
         entry = known.get(str(f))
         digest = entry[1] if isinstance(entry, list) and entry[0] == signature else \
-            _content_digest(f)
+            file_digest(f)
         fresh[str(f)] = [signature, digest]
         h.update(name.encode())
         h.update(digest.encode())
