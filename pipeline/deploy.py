@@ -115,10 +115,7 @@ def run(args: argparse.Namespace) -> int:
         check_model_name(args.name)  # a bad C name fails before any work too
     cfg = None
     if args.ir is not None:
-        if not args.ir.is_file():
-            raise ir.IRMissingError(f"IR file {args.ir} not found; give the model.ir.json written "
-                                    "by `python -m pipeline lower`")
-        ir.Model.load(args.ir)  # a malformed IR fails here, before any work
+        ir.Model.load(args.ir)  # a missing or malformed IR fails here, before any work
         from .render import name_from_ir_path
         name = name_from_ir_path(args.ir)
         vectors = 20 if args.vectors is None else args.vectors
