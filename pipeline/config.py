@@ -15,6 +15,7 @@ from typing import Any, Optional
 
 import yaml
 
+from . import ops
 from .data.sensor import SensorConfig
 from .errors import PipelineError
 
@@ -167,9 +168,8 @@ MAX_LAYER_VALUE = 65536
 # A config's name becomes a folder under --build-dir: one path component of safe characters.
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
-LAYER_KEYS = {"conv": {"conv", "kernel", "stride", "padding", "groups"},
-              "pool": {"pool", "stride"},
-              "dense": {"dense"}}
+# Config key of each layer kind (conv, pool, dense ...) -> the keys it allows: from the registry.
+LAYER_KEYS = {key: set(op.config_keys) for key, op in ops.config_ops().items()}
 
 
 def load_config(path: str | Path) -> Config:
@@ -408,7 +408,8 @@ def _check_layer_spec(spec: Any, i: int, source: str) -> None:
         raise ConfigError(f"{where} must be a mapping such as {{conv: 32, kernel: 3}}")
     kinds = [k for k in LAYER_KEYS if k in spec]
     if len(kinds) != 1:
-        raise ConfigError(f"{where} must have exactly one of conv, pool, dense; got {sorted(spec)}")
+        raise ConfigError(f"{where} must have exactly one of {', '.join(LAYER_KEYS)}; "
+                          f"got {sorted(spec)}")
     unknown = set(spec) - LAYER_KEYS[kinds[0]]
     if unknown:
         raise ConfigError(f"{where}: unknown key '{sorted(unknown)[0]}'; allowed keys: "

@@ -35,7 +35,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
@@ -107,7 +107,9 @@ def check_layer_name(name: Any) -> str:
     return name
 
 
-def _as_int_array(value: Any, dtype: Any) -> np.ndarray:
+def as_int_array(value: Any, dtype: Any) -> np.ndarray:
+    """``value`` as a read-only integer array of ``dtype``; a float array is an :class:`IRError`,
+    a value that does not fit ``dtype`` a :class:`ThresholdRangeError`."""
     arr = np.asarray(value)
     if arr.dtype.kind not in "iub":
         raise IRError(f"IR arrays must be integer, got dtype {arr.dtype}")
@@ -118,140 +120,65 @@ def _as_int_array(value: Any, dtype: Any) -> np.ndarray:
     return out
 
 
-def _tuple3(v: Any) -> tuple[int, int, int]:
+def tuple3(v: Any) -> tuple[int, int, int]:
+    """``v`` as an (H, W, C) tuple of positive ints, else :class:`ShapeError`."""
     t = tuple(int(x) for x in v)
     if len(t) != 3 or min(t) <= 0:
         raise ShapeError(f"shape must be three positive ints (H, W, C), got {v}")
     return t  # type: ignore[return-value]
 
 
-@dataclass(frozen=True, eq=False)
-class Thermometer:
-    name: str
-    in_shape: tuple[int, int, int]
-    planes: int
-    mode: str  # "thresholds" | "base2"
-    thresholds: np.ndarray  # int32[C, M]; empty (C, 0) in base2 mode
-    encoding: str = "glt"  # provenance: glt | uniform | base2 | quantile
-    kind = "thermometer"
-    ARRAYS = ("thresholds",)
+class Layer:
+    """Base of every IR layer. Each layer kind is a frozen dataclass deriving from it, defined
+    with everything else about the kind in ``pipeline/ops/<kind>.py`` and registered there
+    (:mod:`pipeline.ops`); ``pipeline.ir.BConv2d`` etc. still resolve to those classes.
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "in_shape", _tuple3(self.in_shape))
-        object.__setattr__(self, "thresholds", _as_int_array(self.thresholds, np.int32))
+    A kind's dataclass sets ``kind`` (its name in IR files), ``ARRAYS`` (the fields stored in
+    the NPZ, by ``<layer name>/<field>``) and provides ``out_shape`` (H, W, C), ``macs``,
+    :meth:`bits` and :meth:`validate`. Every other field is JSON (int, bool, str, tuples of int).
+    """
+    kind: typing.ClassVar[str] = ""
+    ARRAYS: typing.ClassVar[tuple[str, ...]] = ()
+    #: True for the input encoder: it reads the uint8 image and must be the first layer.
+    reads_image: typing.ClassVar[bool] = False
+    #: True for a kind that keeps its input's packing (its ``in_pack_groups`` is set to that of
+    #: the layer after it, e.g. a max-pool): see :func:`settle_packing`.
+    keeps_packing: typing.ClassVar[bool] = False
+
+    @property
+    def is_output(self) -> bool:
+        """True for the output layer (int32 logits; must be the last layer)."""
+        return False
 
     @property
     def out_shape(self) -> tuple[int, int, int]:
-        h, w, c = self.in_shape
-        return (h, w, c * self.planes)
-
-
-@dataclass(frozen=True, eq=False)
-class BConv2d:
-    name: str
-    in_shape: tuple[int, int, int]
-    out_channels: int
-    kernel: tuple[int, int]
-    stride: int
-    padding: int
-    groups: int
-    weights: np.ndarray  # uint32[Cout, kh, kw, Wg]
-    threshold: np.ndarray  # int32[Cout]
-    flip: np.ndarray  # uint8[Cout]
-    kind = "bconv2d"
-    ARRAYS = ("weights", "threshold", "flip")
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "in_shape", _tuple3(self.in_shape))
-        object.__setattr__(self, "kernel", tuple(int(k) for k in self.kernel))
-        object.__setattr__(self, "weights", _as_int_array(self.weights, np.uint32))
-        object.__setattr__(self, "threshold", _as_int_array(self.threshold, np.int32))
-        object.__setattr__(self, "flip", _as_int_array(self.flip, np.uint8))
-
-    @property
-    def in_pack_groups(self) -> int:
-        return self.groups
-
-    @property
-    def k(self) -> int:
-        return self.kernel[0] * self.kernel[1] * (self.in_shape[2] // self.groups)
-
-    @property
-    def out_shape(self) -> tuple[int, int, int]:
-        h, w, _ = self.in_shape
-        kh, kw = self.kernel
-        return ((h + 2 * self.padding - kh) // self.stride + 1,
-                (w + 2 * self.padding - kw) // self.stride + 1, self.out_channels)
+        raise NotImplementedError
 
     @property
     def macs(self) -> int:
-        oh, ow, oc = self.out_shape
-        return oh * ow * oc * self.k
-
-
-@dataclass(frozen=True, eq=False)
-class BMaxPool2d:
-    name: str
-    in_shape: tuple[int, int, int]
-    kernel: int
-    stride: int
-    in_pack_groups: int = 1
-    kind = "bmaxpool2d"
-    ARRAYS = ()
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "in_shape", _tuple3(self.in_shape))
-
-    @property
-    def out_shape(self) -> tuple[int, int, int]:
-        h, w, c = self.in_shape
-        return ((h - self.kernel) // self.stride + 1, (w - self.kernel) // self.stride + 1, c)
-
-    @property
-    def macs(self) -> int:
+        """Binary multiply-accumulates (XNOR + popcount terms) per image."""
         return 0
 
+    def bits(self) -> dict[str, int]:
+        """Storage in bits: ``{"weights": real binary weights, "params": other parameters}``."""
+        raise NotImplementedError
 
-@dataclass(frozen=True, eq=False)
-class BDense:
-    name: str
-    in_shape: tuple[int, int, int]
-    out_features: int
-    weights: np.ndarray  # uint32[N, H*W*words_per_pixel(C, in_pack_groups)]
-    output: bool  # True: int32 logits (mult, bias); False: thresholds (threshold, flip)
-    in_pack_groups: int = 1
-    threshold: np.ndarray | None = None  # int32[N] (hidden)
-    flip: np.ndarray | None = None  # uint8[N] (hidden)
-    mult: np.ndarray | None = None  # int32[N] (output)
-    bias: np.ndarray | None = None  # int32[N] (output)
-    kind = "bdense"
-    ARRAYS = ("weights", "threshold", "flip", "mult", "bias")
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "in_shape", _tuple3(self.in_shape))
-        object.__setattr__(self, "weights", _as_int_array(self.weights, np.uint32))
-        for name, dtype in (("threshold", np.int32), ("flip", np.uint8),
-                            ("mult", np.int32), ("bias", np.int32)):
-            v = getattr(self, name)
-            if v is not None:
-                object.__setattr__(self, name, _as_int_array(v, dtype))
-
-    @property
-    def k(self) -> int:
-        h, w, c = self.in_shape
-        return h * w * c
-
-    @property
-    def out_shape(self) -> tuple[int, int, int]:
-        return (1, 1, self.out_features)
-
-    @property
-    def macs(self) -> int:
-        return self.k * self.out_features
+    def validate(self, out_pack_groups: int) -> None:
+        """Check this layer alone (its output packed in ``out_pack_groups``); raise a named
+        :class:`IRError` subclass (or :class:`pipeline.bits.PackingError`) on the first problem."""
+        raise NotImplementedError
 
 
-Layer = Union[Thermometer, BConv2d, BMaxPool2d, BDense]
-LAYER_TYPES: dict[str, type] = {t.kind: t for t in (Thermometer, BConv2d, BMaxPool2d, BDense)}
+def __getattr__(name: str) -> Any:
+    """``ir.BConv2d``, ``ir.LAYER_TYPES`` ...: the layer classes live in their op modules
+    (:mod:`pipeline.ops`), which import this module; resolved on first use to avoid a cycle."""
+    from . import ops
+    if name == "LAYER_TYPES":
+        return ops.layer_types()
+    cls = ops.layer_class_named(name)
+    if cls is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return cls
 
 
 def layer_bits(layer: Layer) -> dict[str, int]:
@@ -259,17 +186,24 @@ def layer_bits(layer: Layer) -> dict[str, int]:
 
     Parameters count at the width the firmware stores them: int32 thresholds, mult and bias,
     one bit per flip flag, 16 bits per thermometer threshold (a pixel code 0..256, uint16)."""
-    if isinstance(layer, Thermometer):
-        return {"weights": 0, "params": 16 * int(layer.thresholds.size)}
-    if isinstance(layer, BMaxPool2d):
-        return {"weights": 0, "params": 0}
-    if isinstance(layer, BConv2d):
-        wbits = layer.out_channels * layer.k
-        return {"weights": wbits, "params": 33 * layer.out_channels}
-    if isinstance(layer, BDense):
-        per_out = 64 if layer.output else 33
-        return {"weights": layer.out_features * layer.k, "params": per_out * layer.out_features}
-    raise IRError(f"unknown layer {layer!r}")
+    if not isinstance(layer, Layer):
+        raise IRError(f"unknown layer {layer!r}")
+    return layer.bits()
+
+
+def settle_packing(layers: list) -> list:
+    """Layers that keep their input's packing (``keeps_packing``, e.g. a max-pool) take the
+    ``in_pack_groups`` of the next layer that does not; returns a new list."""
+    out = list(layers)
+    groups = 1
+    for i in range(len(out) - 1, 0, -1):
+        layer = out[i]
+        if layer.keeps_packing:
+            if layer.in_pack_groups != groups:
+                out[i] = dataclasses.replace(layer, in_pack_groups=groups)
+        else:
+            groups = getattr(layer, "in_pack_groups", 1)
+    return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -305,11 +239,12 @@ class Model:
         """Check the whole IR; raise a named :class:`IRError` subclass on the first problem."""
         if not self.layers:
             raise ShapeError("the IR has no layers")
-        if not isinstance(self.layers[0], Thermometer):
-            raise ShapeError("the first layer must be a thermometer")
+        if not self.layers[0].reads_image:
+            raise ShapeError(f"the first layer must be {_kinds_text(lambda c: c.reads_image)}")
         last = self.layers[-1]
-        if not (isinstance(last, BDense) and last.output):
-            raise ShapeError("the last layer must be an output bdense (int32 logits)")
+        if not last.is_output:
+            raise ShapeError("the last layer must be an output layer (int32 logits: an output "
+                             "bdense)")
         names = [check_layer_name(layer.name) for layer in self.layers]
         if len(set(names)) != len(names):
             dup = sorted({n for n in names if names.count(n) > 1})
@@ -317,15 +252,15 @@ class Model:
         for i, layer in enumerate(self.layers):
             if i > 0:
                 prev = self.layers[i - 1]
-                if isinstance(layer, Thermometer):
-                    raise ShapeError(f"{layer.name}: a thermometer may only be the first layer")
-                if isinstance(prev, BDense) and prev.output:
-                    raise ShapeError(f"{prev.name}: an output bdense must be the last layer")
+                if layer.reads_image:
+                    raise ShapeError(f"{layer.name}: a {layer.kind} may only be the first layer")
+                if prev.is_output:
+                    raise ShapeError(f"{prev.name}: an output {prev.kind} must be the last layer")
                 if tuple(layer.in_shape) != tuple(prev.out_shape):
                     raise ShapeError(f"{layer.name}: input shape {layer.in_shape} does not match "
                                      f"the output {prev.out_shape} of {prev.name}")
             try:
-                _validate_layer(layer, self.out_pack_groups(i))
+                layer.validate(self.out_pack_groups(i))
             except B.PackingError as exc:  # a channel count that does not split into groups
                 raise ShapeError(f"{layer.name}: {exc}") from exc
         return self
@@ -437,13 +372,15 @@ class Model:
     @classmethod
     def from_structure(cls, layers: list[dict], arrays: dict[str, np.ndarray],
                        metadata: dict) -> "Model":
+        from . import ops
         built = []
         for d in layers:
             d = dict(d)
             kind = d.pop("kind", None)
-            if kind not in LAYER_TYPES:
-                raise ShapeError(f"unknown layer kind {kind!r}; known: {sorted(LAYER_TYPES)}")
-            typ = LAYER_TYPES[kind]
+            types = ops.layer_types()
+            if kind not in types:
+                raise ShapeError(f"unknown layer kind {kind!r}; known: {sorted(types)}")
+            typ = types[kind]
             _check_field_types(typ, kind, d)
             for name in typ.ARRAYS:
                 key = f"{d['name']}/{name}"
@@ -499,7 +436,9 @@ def _json_default(v: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(v)}")
 
 
-def _validate_threshold_table(layer: Any, n: int, k: int) -> None:
+def check_threshold_table(layer: Any, n: int, k: int) -> None:
+    """``layer.threshold`` int32[n] and ``layer.flip`` uint8[n] (0 or 1), thresholds in
+    [-K, K+1] for a dot product over ``k`` terms; else a named :class:`IRError`."""
     for name in ("threshold", "flip"):
         arr = getattr(layer, name)
         if arr is None or arr.shape != (n,):
@@ -512,87 +451,6 @@ def _validate_threshold_table(layer: Any, n: int, k: int) -> None:
                                   f"[{-k}, {k + 1}]")
 
 
-def _validate_layer(layer: Layer, out_pack_groups: int) -> None:
-    h, w, c = layer.in_shape
-    if isinstance(layer, Thermometer):
-        m = layer.planes
-        if layer.mode == "thresholds":
-            t = layer.thresholds
-            if t.shape != (c, m) or m < 1:
-                raise ShapeError(f"{layer.name}: thresholds must have shape (C, M) = ({c}, {m}), "
-                                 f"got {t.shape}")
-            if t.min() < 0 or t.max() > 256:
-                raise ThresholdRangeError(f"{layer.name}: thermometer thresholds must lie in "
-                                          "[0, 256] (pixel codes)")
-            if m > 1 and np.any(np.diff(t.astype(np.int64), axis=1) <= 0):
-                raise UnsortedThresholdsError(f"{layer.name}: thresholds of every channel must "
-                                              "be strictly increasing")
-        elif layer.mode == "base2":
-            if not 1 <= m <= 8:
-                raise ShapeError(f"{layer.name}: base2 mode takes 1 to 8 planes, got {m}")
-            if layer.thresholds.size:
-                raise ShapeError(f"{layer.name}: base2 mode has no thresholds")
-        else:
-            raise ShapeError(f"{layer.name}: unknown thermometer mode {layer.mode!r}")
-        if layer.encoding not in ENCODINGS:
-            raise ShapeError(f"{layer.name}: unknown encoding {layer.encoding!r}; one of "
-                             f"{', '.join(ENCODINGS)}")
-        B.words_per_pixel(c * m, out_pack_groups)  # raises PackingError when it cannot split
-        return
-    if isinstance(layer, BConv2d):
-        if len(layer.kernel) != 2:
-            raise ShapeError(f"{layer.name}: kernel must be (kh, kw), got {layer.kernel}")
-        kh, kw = layer.kernel
-        g = layer.groups
-        if g < 1 or c % g or layer.out_channels % g:
-            raise ShapeError(f"{layer.name}: {c} input and {layer.out_channels} output channels "
-                             f"cannot be split into {g} groups")
-        if layer.stride < 1 or layer.padding < 0 or kh < 1 or kw < 1:
-            raise ShapeError(f"{layer.name}: bad kernel/stride/padding")
-        if h + 2 * layer.padding < kh or w + 2 * layer.padding < kw:
-            raise ShapeError(f"{layer.name}: kernel {layer.kernel} larger than padded input")
-        wg = B.words_per_group(c // g)
-        want = (layer.out_channels, kh, kw, wg)
-        if layer.weights.shape != want:
-            raise ShapeError(f"{layer.name}: weights must have shape {want}, "
-                             f"got {layer.weights.shape}")
-        if not B.padding_bits_are_zero(layer.weights, c // g, 1):
-            raise PaddingBitsError(f"{layer.name}: non-zero padding bits in packed weights")
-        _validate_threshold_table(layer, layer.out_channels, layer.k)
-        B.words_per_pixel(layer.out_channels, out_pack_groups)
-        return
-    if isinstance(layer, BMaxPool2d):
-        if layer.kernel < 1 or layer.stride < 1 or layer.kernel > min(h, w):
-            raise ShapeError(f"{layer.name}: bad pooling kernel {layer.kernel} / stride "
-                             f"{layer.stride} for input {layer.in_shape}")
-        if layer.in_pack_groups != out_pack_groups:
-            raise ShapeError(f"{layer.name}: max-pool keeps its packing: in_pack_groups "
-                             f"{layer.in_pack_groups} must equal the next layer's "
-                             f"{out_pack_groups}")
-        B.words_per_pixel(c, layer.in_pack_groups)
-        return
-    if isinstance(layer, BDense):
-        wpp = B.words_per_pixel(c, layer.in_pack_groups)
-        want = (layer.out_features, h * w * wpp)
-        if layer.weights.shape != want:
-            raise ShapeError(f"{layer.name}: weights must have shape {want}, "
-                             f"got {layer.weights.shape}")
-        wv = layer.weights.reshape(layer.out_features * h * w, wpp)
-        if not B.padding_bits_are_zero(wv, c, layer.in_pack_groups):
-            raise PaddingBitsError(f"{layer.name}: non-zero padding bits in packed weights")
-        n = layer.out_features
-        if layer.output:
-            for name in ("mult", "bias"):
-                arr = getattr(layer, name)
-                if arr is None or arr.shape != (n,):
-                    raise ShapeError(f"{layer.name}: {name} must have shape ({n},)")
-            # Logits must not overflow int32 for any dot in [-K, K].
-            lo = -layer.k * np.abs(layer.mult.astype(np.int64)) + layer.bias
-            hi = layer.k * np.abs(layer.mult.astype(np.int64)) + layer.bias
-            if lo.min() < INT32_MIN or hi.max() > INT32_MAX:
-                raise ThresholdRangeError(f"{layer.name}: dot*mult + bias can overflow int32")
-        else:
-            _validate_threshold_table(layer, n, layer.k)
-            B.words_per_pixel(n, out_pack_groups)
-        return
-    raise IRError(f"unknown layer {layer!r}")
+def _kinds_text(pred) -> str:
+    from . import ops
+    return " or ".join(f"a {k}" for k, c in sorted(ops.layer_types().items()) if pred(c))

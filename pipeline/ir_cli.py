@@ -35,7 +35,7 @@ def load(path: Path) -> ir.Model:
 
 def layer_row(layer: ir.Layer) -> tuple[str, ...]:
     bits = ir.layer_bits(layer)
-    groups = str(layer.groups) if isinstance(layer, ir.BConv2d) else "-"
+    groups = str(getattr(layer, "groups", "-"))
     macs = getattr(layer, "macs", 0)
     return (layer.name, layer.kind, f"{_shape(layer.in_shape)} -> {_shape(layer.out_shape)}",
             groups, f"{bits['weights']:,}", f"{bits['params']:,}", f"{macs:,}")

@@ -9,8 +9,6 @@ spread sqrt(K)) so outputs are not constant, a few anywhere in the valid range [
 """
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 
 from . import bits as B
@@ -52,57 +50,39 @@ def random_threshold_table(rng: np.random.Generator, n: int, k: int) -> tuple[np
     return threshold, flip
 
 
+def random_divisor(rng: np.random.Generator, channels: int, largest: int = 8) -> int:
+    """A random divisor of ``channels`` up to ``largest`` (groups, packing groups)."""
+    return int(rng.choice([g for g in range(1, largest + 1) if channels % g == 0]))
+
+
+# The layer makers live with their kinds (pipeline/ops/<kind>.py); these names stay for callers.
 def random_thermometer(rng: np.random.Generator, in_shape: tuple[int, int, int], planes: int,
-                       mode: str = "thresholds", name: str = "thermo") -> ir.Thermometer:
-    c = in_shape[2]
-    if mode == "base2":
-        thresholds = np.zeros((c, 0), dtype=np.int32)
-        encoding = "base2"
-    else:  # strictly increasing pixel codes in [0, 256] for every channel
-        thresholds = np.stack([np.sort(rng.choice(257, size=planes, replace=False))
-                               for _ in range(c)]).astype(np.int32)
-        encoding = "glt"
-    return ir.Thermometer(name=name, in_shape=in_shape, planes=planes, mode=mode,
-                          thresholds=thresholds, encoding=encoding)
+                       mode: str = "thresholds", name: str = "thermo") -> ir.Layer:
+    """See :func:`pipeline.ops.thermometer.random_thermometer`."""
+    from .ops.thermometer import random_thermometer as make
+    return make(rng, in_shape, planes, mode, name)
 
 
 def random_bconv2d(rng: np.random.Generator, in_shape: tuple[int, int, int], out_channels: int,
                    kernel: int | tuple[int, int], stride: int, padding: int, groups: int,
-                   name: str = "conv") -> ir.BConv2d:
-    kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
-    cg = in_shape[2] // groups
-    weight_bits = rng.integers(0, 2, size=(out_channels, kh, kw, cg), dtype=np.uint8)
-    threshold, flip = random_threshold_table(rng, out_channels, kh * kw * cg)
-    return ir.BConv2d(name=name, in_shape=in_shape, out_channels=out_channels, kernel=(kh, kw),
-                      stride=stride, padding=padding, groups=groups,
-                      weights=B.pack(weight_bits), threshold=threshold, flip=flip)
+                   name: str = "conv") -> ir.Layer:
+    """See :func:`pipeline.ops.bconv2d.random_bconv2d`."""
+    from .ops.bconv2d import random_bconv2d as make
+    return make(rng, in_shape, out_channels, kernel, stride, padding, groups, name)
 
 
 def random_bmaxpool2d(in_shape: tuple[int, int, int], kernel: int, stride: int,
-                      in_pack_groups: int = 1, name: str = "pool") -> ir.BMaxPool2d:
-    return ir.BMaxPool2d(name=name, in_shape=in_shape, kernel=kernel, stride=stride,
-                         in_pack_groups=in_pack_groups)
+                      in_pack_groups: int = 1, name: str = "pool") -> ir.Layer:
+    """See :func:`pipeline.ops.bmaxpool2d.random_bmaxpool2d`."""
+    from .ops.bmaxpool2d import random_bmaxpool2d as make
+    return make(in_shape, kernel, stride, in_pack_groups, name)
 
 
 def random_bdense(rng: np.random.Generator, in_shape: tuple[int, int, int], out_features: int,
-                  output: bool, in_pack_groups: int = 1, name: str = "dense") -> ir.BDense:
-    h, w, c = in_shape
-    k = h * w * c
-    weight_bits = rng.integers(0, 2, size=(out_features, h, w, c), dtype=np.uint8)
-    weights = B.pack(weight_bits, in_pack_groups).reshape(out_features, -1)
-    if not output:
-        threshold, flip = random_threshold_table(rng, out_features, k)
-        return ir.BDense(name=name, in_shape=in_shape, out_features=out_features, weights=weights,
-                         output=False, in_pack_groups=in_pack_groups, threshold=threshold,
-                         flip=flip)
-    # |dot*mult| <= INT32_MAX/2 and |bias| <= INT32_MAX/2, so logits never overflow int32.
-    mult_max = max(1, min(1 << 12, ir.INT32_MAX // (2 * k)))
-    mult = rng.integers(-mult_max, mult_max + 1, size=out_features)
-    bias = np.rint(rng.normal(0.0, np.sqrt(k) * mult_max / 2, size=out_features))
-    bias = np.clip(bias, -(ir.INT32_MAX // 2), ir.INT32_MAX // 2)
-    return ir.BDense(name=name, in_shape=in_shape, out_features=out_features, weights=weights,
-                     output=True, in_pack_groups=in_pack_groups,
-                     mult=mult.astype(np.int32), bias=bias.astype(np.int32))
+                  output: bool, in_pack_groups: int = 1, name: str = "dense") -> ir.Layer:
+    """See :func:`pipeline.ops.bdense.random_bdense`."""
+    from .ops.bdense import random_bdense as make
+    return make(rng, in_shape, out_features, output, in_pack_groups, name)
 
 
 # --- models ----------------------------------------------------------------------------------
@@ -132,10 +112,10 @@ def random_model(seed: int, **overrides) -> ir.Model:
     if o["hidden_dense"]:
         shape = layers[-1].out_shape
         _append(layers, random_bdense(rng, shape, o["hidden_dense"], output=False,
-                                      in_pack_groups=_random_divisor(rng, shape[2]), name="dense1"))
+                                      in_pack_groups=random_divisor(rng, shape[2]), name="dense1"))
     shape = layers[-1].out_shape
     _append(layers, random_bdense(rng, shape, o["classes"], output=True,
-                                  in_pack_groups=_random_divisor(rng, shape[2]), name="logits"))
+                                  in_pack_groups=random_divisor(rng, shape[2]), name="logits"))
     return ir.Model(tuple(layers), {"generator": "pipeline.random_ir", "seed": int(seed),
                                     "settings": o}).validate()
 
@@ -162,34 +142,52 @@ def _draw_settings(rng: np.random.Generator, overrides: dict) -> dict:
     return o
 
 
-def _random_divisor(rng: np.random.Generator, channels: int, largest: int = 8) -> int:
-    return int(rng.choice([g for g in range(1, largest + 1) if channels % g == 0]))
-
-
 def _random_conv_layer(rng: np.random.Generator, in_shape: tuple[int, int, int],
-                       max_channels: int, name: str) -> ir.BConv2d:
-    h, w, c = in_shape
-    groups = _random_divisor(rng, c)
-    out_channels = groups * int(rng.integers(1, max(1, max_channels // groups) + 1))
-    padding = int(rng.integers(0, 2))
-    kernels = [k for k in (1, 3, 5) if k <= min(h, w) + 2 * padding]
-    kernel = int(rng.choice(kernels))
-    stride = int(rng.integers(1, 3))
-    return random_bconv2d(rng, in_shape, out_channels, kernel, stride, padding, groups, name)
+                       max_channels: int, name: str) -> ir.Layer:
+    from .ops.bconv2d import random_conv_layer
+    return random_conv_layer(rng, in_shape, max_channels, name)
 
 
 def _random_pool_layer(rng: np.random.Generator, in_shape: tuple[int, int, int],
-                       wanted: bool | None, name: str) -> ir.BMaxPool2d | None:
+                       wanted: bool | None, name: str) -> ir.Layer | None:
+    from . import ops
     h, w, _ = in_shape
     if min(h, w) < 2 or wanted is False or (wanted is None and rng.random() < 0.5):
         return None
-    kernel = int(rng.integers(2, min(3, h, w) + 1))
-    stride = int(rng.integers(1, 3))
-    return random_bmaxpool2d(in_shape, kernel, stride, name=name)
+    return ops.get("bmaxpool2d").random_layer(rng, in_shape, name)
 
 
 def _append(layers: list[ir.Layer], layer: ir.Layer) -> None:
-    """Append ``layer``; a max-pool before it keeps the packing that ``layer`` reads."""
-    if isinstance(layers[-1], ir.BMaxPool2d):
-        layers[-1] = dataclasses.replace(layers[-1], in_pack_groups=layer.in_pack_groups)
+    """Append ``layer``; a layer before it that keeps its packing reads what ``layer`` reads."""
     layers.append(layer)
+    layers[:] = ir.settle_packing(layers)
+
+
+def model_with(seed: int, kind: str) -> ir.Model:
+    """A small random valid model holding at least one layer of ``kind`` (any registered kind,
+    drawn by its op's ``random_layer``): the input encoder, a conv, the kind's layer (unless it
+    is the encoder), another conv when the shape allows one, and the output dense. The tests
+    that run over the registry (oracle, host C, QEMU, exports) draw their cases here."""
+    from . import ops
+    op = ops.get(kind)
+    rng = np.random.default_rng([seed, 2])
+    encoder = op if op.layer.reads_image else next(
+        ops.get(k) for k in ops.kinds() if ops.get(k).layer.reads_image)
+    shape = (int(rng.integers(4, 9)), int(rng.integers(4, 9)), int(rng.choice([1, 3])))
+    layers: list[ir.Layer] = [encoder.random_layer(rng, shape, "thermo")]
+    conv = ops.get("bconv2d")
+    _append(layers, conv.random_layer(rng, layers[-1].out_shape, "conv1"))
+    if not op.layer.reads_image:
+        for _ in range(100):
+            layer = op.random_layer(rng, layers[-1].out_shape, f"{kind}1")
+            if layer is not None:
+                break
+        else:
+            raise ValueError(f"{kind}: random_layer found no layer for {layers[-1].out_shape}")
+        _append(layers, layer)
+    _append(layers, conv.random_layer(rng, layers[-1].out_shape, "conv2"))
+    shape = layers[-1].out_shape
+    _append(layers, random_bdense(rng, shape, int(rng.integers(2, 11)), output=True,
+                                  in_pack_groups=random_divisor(rng, shape[2]), name="logits"))
+    return ir.Model(tuple(layers), {"generator": "pipeline.random_ir.model_with",
+                                    "seed": int(seed), "kind": kind}).validate()

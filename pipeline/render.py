@@ -34,7 +34,7 @@ import numpy as np
 
 from . import __version__
 from . import bits as B
-from . import ir, resources
+from . import ir, ops, resources
 from .atomic import writable_dir
 from .errors import PipelineError
 
@@ -167,11 +167,13 @@ class LayerPlan:
 
     @property
     def params_type(self) -> str:
-        """The runtime's params struct of this layer's kernel."""
-        layer = self.layer
-        if isinstance(layer, ir.BDense):
-            return "bnn_bdense_output_params" if layer.output else "bnn_bdense_hidden_params"
-        return f"bnn_{layer.kind}_params"
+        """The runtime's params struct of this layer's kernel (its kind's ``c_params_type``)."""
+        return ops.op_for(self.layer).c_params_type(self.layer)
+
+    @property
+    def template(self) -> str:
+        """The call-site template of this layer's kind: macros ``params`` and ``call``."""
+        return f"model/ops/{self.layer.kind}.c.j2"
 
 
 def activation_bytes(shape: tuple[int, int, int], pack_groups: int) -> int:
@@ -184,7 +186,7 @@ def plan_layers(model: ir.Model) -> tuple[list[LayerPlan], int]:
     plans, arena = [], 0
     for i, layer in enumerate(model.layers):
         g = model.out_pack_groups(i)
-        is_output = isinstance(layer, ir.BDense) and layer.output
+        is_output = layer.is_output
         out_bytes = 4 * layer.out_features if is_output else activation_bytes(layer.out_shape, g)
         in_bytes = 0 if i == 0 else plans[-1].out_bytes  # the image is read from flash
         # the logits go to the caller's buffer, not the arena
@@ -194,20 +196,10 @@ def plan_layers(model: ir.Model) -> tuple[list[LayerPlan], int]:
     return plans, arena
 
 
-def conv_scratch_bytes(layer: ir.BConv2d) -> int:
-    """Mirror of bnn_bconv2d_get_buffer_size(); the firmware checks it at run time too."""
-    kh, kw = layer.kernel
-    cg = layer.in_shape[2] // layer.groups
-    words = kh * kw * B.words_per_group(cg)
-    if cg <= 16:  # dense fields (scalar builds): lanes of the next power of two >= cg bits
-        lane = 1
-        while lane < cg:
-            lane *= 2
-        per_word = 32 // lane
-        nd = (kh * kw + per_word - 1) // per_word
-        if nd < kh * kw:  # scratch: dense weights of a run of up to 32 channels + the field
-            words = max(words, 33 * nd)
-    return 4 * words
+def conv_scratch_bytes(layer) -> int:
+    """See :func:`pipeline.ops.bconv2d.conv_scratch_bytes`."""
+    from .ops.bconv2d import conv_scratch_bytes as scratch
+    return scratch(layer)
 
 
 def _environment() -> jinja2.Environment:
@@ -321,8 +313,7 @@ def render(model: ir.Model, board, out_dir: Path, images: np.ndarray,
         board = boards.load_board(board)
 
     plans, arena_bytes = plan_layers(model)
-    scratch_bytes = max([conv_scratch_bytes(p.layer) for p in plans
-                         if isinstance(p.layer, ir.BConv2d)] + [4])
+    scratch_bytes = max([ops.op_for(p.layer).scratch_bytes(p.layer) for p in plans] + [4])
     h, w, c = model.input_shape
     context = {
         "provenance": {

@@ -38,11 +38,9 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # larq needs Keras 2; before 
 
 import numpy as np
 
-from .. import bits as B
-from .. import ir
+from .. import ir, ops
 from ..atomic import write_bytes_atomic
 from ..errors import PipelineError
-from .onnx import dense_weights_nchw
 
 LCE_GROUP_CHANNELS = 32  # LCE grouped bconv needs input channels per group to be a multiple of it
 BN_EPSILON = 2.0 ** -10  # a power of two: (1 - eps) + eps == 1 exactly in float32
@@ -96,51 +94,14 @@ def conv_plan(layer: ir.BConv2d) -> dict:
 
 
 def layer_report(model: ir.Model) -> list[dict]:
-    """Per IR layer: the TFLite ops it becomes and, where it is not an LCE op, why."""
-    rows = []
-    for layer in model.layers:
-        row = {"layer": layer.name, "kind": layer.kind}
-        if isinstance(layer, ir.Thermometer):
-            row["tflite"] = "float builtins (Cast, Tile, Sub" + (
-                ", Mul, Floor, FloorMod)" if layer.mode == "base2" else ")")
-            row["why_not_lce"] = "LCE has no thermometer op; the planes' signs feed LceQuantize"
-        elif isinstance(layer, ir.BConv2d):
-            plan = conv_plan(layer)
-            row["tflite"] = f"LceBconv2d x{plan['bconv_ops']}"
-            row["padding"] = plan["padding"]
-            if not plan["native_groups"]:
-                row["groups"] = (f"split into {layer.groups} LceBconv2d + Concatenate: LCE "
-                                 f"grouped bconv needs input channels per group to be a "
-                                 f"multiple of {LCE_GROUP_CHANNELS}, here "
-                                 f"{layer.in_shape[2] // layer.groups}")
-        elif isinstance(layer, ir.BMaxPool2d):
-            row["tflite"] = "MaxPool2D (LceBMaxPool2d where the converter bitpacks it)"
-        else:
-            row["tflite"] = "LceBconv2d x1 (kernel = whole input)"
-            if layer.output:
-                row["tflite"] += " + Cast/Mul/Add int32 + ArgMax"
-                row["why_not_lce"] = ("LCE has no binary fully-connected op and its output "
-                                      "transform is float: the raw dot leaves the bconv, "
-                                      "dot*mult+bias runs in int32 builtins")
-        rows.append(row)
-    return rows
+    """Per IR layer: the TFLite ops it becomes and, where it is not an LCE op, why (each kind's
+    ``tflite_report`` part)."""
+    return [{"layer": layer.name, "kind": layer.kind, **ops.op_for(layer).tflite_report(layer)}
+            for layer in model.layers]
 
 
 # --- Keras model ---------------------------------------------------------------------------------
-def _thermometer(keras, layer: ir.Thermometer, x):
-    m = layer.planes
-    reps = keras.layers.Lambda(lambda t: tf.repeat(t, m, axis=-1), name=layer.name + "_repeat")(x)
-    if layer.mode == "thresholds":
-        # channel c*M + k: pixel - (T[c,k] - 0.5) > 0 exactly when pixel >= T[c,k]
-        offset = (layer.thresholds.reshape(-1).astype(np.float64) - 0.5).astype(np.float32)
-        return keras.layers.Lambda(lambda t: t - offset, name=layer.name)(reps)
-    c = layer.in_shape[2]
-    scale = np.tile(2.0 ** -(7 - np.arange(m)), c).astype(np.float32)  # exact powers of two
-    return keras.layers.Lambda(
-        lambda t: tf.math.floormod(tf.floor(t * scale), 2.0) - 0.5, name=layer.name)(reps)
-
-
-def _threshold_bn(keras, name: str, threshold: np.ndarray, flip: np.ndarray, y):
+def threshold_bn(keras, name: str, threshold: np.ndarray, flip: np.ndarray, y):
     """BatchNorm giving s*(dot - T + 0.5): sign is (dot >= T) != flip, never 0."""
     bn = keras.layers.BatchNormalization(epsilon=BN_EPSILON, name=name)
     out = bn(y)
@@ -152,9 +113,10 @@ def _threshold_bn(keras, name: str, threshold: np.ndarray, flip: np.ndarray, y):
     return out
 
 
-def _quant_conv(lq, name: str, kernel_pm1: np.ndarray, strides: int, padding: str, groups: int,
-                x):
-    """QuantConv2D with +-1 kernel [kh, kw, Cin/G, Cout]."""
+def quant_conv(lq, name: str, kernel_pm1: np.ndarray, strides: int, padding: str, groups: int,
+               x):
+    """QuantConv2D with +-1 kernel [kh, kw, Cin/G, Cout] (ste_sign input and kernel quantizers,
+    so the converter makes it an LceBconv2d)."""
     conv = lq.layers.QuantConv2D(
         kernel_pm1.shape[-1], kernel_pm1.shape[:2], strides=strides, padding=padding,
         pad_values=1.0 if padding == "same" else 0.0, groups=groups, use_bias=False,
@@ -163,42 +125,6 @@ def _quant_conv(lq, name: str, kernel_pm1: np.ndarray, strides: int, padding: st
     y = conv(x)
     conv.set_weights([kernel_pm1.astype(np.float32)])
     return y
-
-
-def _bconv2d(keras, lq, layer: ir.BConv2d, x):
-    cin = layer.in_shape[2]
-    cg, g = cin // layer.groups, layer.groups
-    w = B.from_bits(B.unpack(layer.weights, cg)).transpose(1, 2, 3, 0)  # [kh, kw, Cin/G, Cout]
-    plan = conv_plan(layer)
-    if plan["padding"].startswith("ZeroPadding2D"):
-        x = keras.layers.ZeroPadding2D(layer.padding, name=layer.name + "_pad")(x)
-    padding = "same" if plan["padding"].startswith("same") else "valid"
-    if plan["native_groups"]:
-        y = _quant_conv(lq, layer.name + "_bconv", w, layer.stride, padding, g, x)
-        return _threshold_bn(keras, layer.name + "_bn", layer.threshold, layer.flip, y)
-    parts = keras.layers.Lambda(lambda t: tf.split(t, g, axis=-1), name=layer.name + "_split")(x)
-    og = layer.out_channels // g
-    outs = []
-    for i in range(g):
-        sl = slice(i * og, (i + 1) * og)
-        y = _quant_conv(lq, f"{layer.name}_bconv_g{i}", w[..., sl], layer.stride, padding, 1,
-                        parts[i])
-        outs.append(_threshold_bn(keras, f"{layer.name}_bn_g{i}", layer.threshold[sl],
-                                  layer.flip[sl], y))
-    return keras.layers.Concatenate(name=layer.name)(outs)
-
-
-def _bdense(keras, lq, layer: ir.BDense, x):
-    h, w, _ = layer.in_shape
-    kernel = dense_weights_nchw(layer).transpose(2, 3, 1, 0)  # [H, W, C, N]
-    y = _quant_conv(lq, layer.name + "_bconv", kernel, 1, "valid", 1, x)
-    if not layer.output:
-        return _threshold_bn(keras, layer.name + "_bn", layer.threshold, layer.flip, y)
-    mult, bias, n = layer.mult.astype(np.int32), layer.bias.astype(np.int32), layer.out_features
-    logits = keras.layers.Lambda(
-        lambda t: tf.reshape(tf.cast(t, tf.int32), (-1, n)) * mult + bias, name="logits")(y)
-    classes = keras.layers.Lambda(lambda t: tf.argmax(t, axis=-1), name="class")(logits)
-    return logits, classes
 
 
 def build_keras(model: ir.Model):
@@ -215,14 +141,8 @@ def build_keras(model: ir.Model):
               for i, layer in enumerate(model.layers)]
     inp = keras.Input(model.input_shape, dtype="uint8", name="image")
     x = keras.layers.Lambda(lambda t: tf.cast(t, tf.float32), name="pixels")(inp)
-    x = _thermometer(keras, layers[0], x)
-    for layer in layers[1:]:
-        if isinstance(layer, ir.BConv2d):
-            x = _bconv2d(keras, lq, layer, x)
-        elif isinstance(layer, ir.BMaxPool2d):
-            x = keras.layers.MaxPool2D(layer.kernel, layer.stride, name=layer.name)(x)
-        else:
-            x = _bdense(keras, lq, layer, x)
+    for layer in layers:  # each kind's layers: the ``tflite`` part of pipeline/ops/<kind>.py
+        x = ops.op_for(layer).tflite(keras, lq, layer, x)
     logits, classes = x
     return keras.Model(inp, [logits, classes], name="glt_bnn")
 
@@ -259,13 +179,7 @@ def op_histogram(flatbuffer: bytes) -> dict[str, int]:
 
 def expected_bconv_ops(model: ir.Model) -> int:
     """Number of LceBconv2d ops the file must hold: one per conv/group split, one per dense."""
-    n = 0
-    for layer in model.layers:
-        if isinstance(layer, ir.BConv2d):
-            n += conv_plan(layer)["bconv_ops"]
-        elif isinstance(layer, ir.BDense):
-            n += 1
-    return n
+    return sum(ops.op_for(layer).lce_bconv_ops(layer) for layer in model.layers)
 
 
 def check_binary_ops(model: ir.Model, hist: dict[str, int]) -> None:

@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from .. import ir
+from .. import ir, ops
 from ..errors import PipelineError
 
 # Default topologies per input shape (used when a config lists no layers).
@@ -53,13 +53,7 @@ def make_arch(model_cfg, in_shape: tuple[int, int, int], classes: int) -> dict:
 
 
 def _normalise(spec: dict) -> dict:
-    if "conv" in spec:
-        return {"conv": spec["conv"], "kernel": spec.get("kernel", 3),
-                "stride": spec.get("stride", 1), "padding": spec.get("padding", 0),
-                "groups": spec.get("groups", 1)}
-    if "pool" in spec:
-        return {"pool": spec["pool"], "stride": spec.get("stride", spec["pool"])}
-    return {"dense": spec["dense"]}
+    return ops.for_spec(spec).normalise(spec)
 
 
 def encoding_channels(arch: dict) -> int:
@@ -74,16 +68,7 @@ def layer_shapes(arch: dict) -> list[tuple[tuple[int, int, int], tuple[int, int,
     out = []
     for i, spec in enumerate(arch["layers"] + [{"dense": arch["classes"]}]):
         before = (h, w, c)
-        if "conv" in spec:
-            k, s, p = spec["kernel"], spec["stride"], spec["padding"]
-            if c % spec["groups"] or spec["conv"] % spec["groups"]:
-                raise ArchitectureError(f"layers[{i}]: conv {c}->{spec['conv']} channels cannot be "
-                                        f"split into {spec['groups']} groups", i)
-            h, w, c = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1, spec["conv"]
-        elif "pool" in spec:
-            h, w = (h - spec["pool"]) // spec["stride"] + 1, (w - spec["pool"]) // spec["stride"] + 1
-        else:
-            h, w, c = 1, 1, spec["dense"]
+        h, w, c = ops.for_spec(spec).arch_shape(spec, before, i)
         if min(h, w) < 1:
             raise ArchitectureError(f"layers[{i}] {spec} leaves no pixels of its input "
                                     f"{'x'.join(map(str, before))}", i)
@@ -101,33 +86,53 @@ def _skeleton_layers(arch: dict) -> list:
     enc = arch["encoding"]
     h, w, c = arch["in_shape"]
     m = enc["planes"]
-    layers: list = [ir.Thermometer("t", (h, w, c), m, "base2" if enc["kind"] == "base2" else
-                                   "thresholds", np.zeros((c, 0 if enc["kind"] == "base2" else m),
-                                                          np.int32))]
+    base2 = enc["kind"] == "base2"
+    layers: list = [ops.get("thermometer").layer(
+        "t", (h, w, c), m, "base2" if base2 else "thresholds",
+        np.zeros((c, 0 if base2 else m), np.int32))]
     specs = arch["layers"] + [{"dense": arch["classes"], "output": True}]
     for spec, (shape, _) in zip(specs, layer_shapes(arch)):
-        n = spec.get("conv", spec.get("dense"))
-        if "conv" in spec:
-            k = spec["kernel"]
-            layers.append(ir.BConv2d("c", shape, n, (k, k), spec["stride"], spec["padding"],
-                                     spec["groups"], np.zeros((n, k, k, 1), np.uint32),
-                                     np.zeros(n, np.int32), np.zeros(n, np.uint8)))
-        elif "dense" in spec:
-            layers.append(ir.BDense("d", shape, n, np.zeros((n, 1), np.uint32),
-                                    output=bool(spec.get("output"))))
+        layer = ops.for_spec(spec).skeleton(spec, shape)
+        if layer is not None:
+            layers.append(layer)
     return layers
 
 
+def width_key(spec: dict) -> str | None:
+    """The key holding a prunable layer's width (``conv``, ``dense``); None: not prunable."""
+    return ops.for_spec(spec).prune_width_key
 
-def width_key(spec: dict) -> str:
-    """The key holding a prunable layer's width (``conv`` or ``dense``)."""
-    return "conv" if "conv" in spec else "dense"
+
+def reader_index(arch: dict, i: int) -> int | None:
+    """Index of the layer that reads layer i's channels, looking past layers they pass through
+    unchanged (``prune_transparent``, e.g. a max-pool); None: the output layer reads them."""
+    for j in range(i + 1, len(arch["layers"])):
+        if not ops.for_spec(arch["layers"][j]).prune_transparent:
+            return j
+    return None
+
+
+def prune_segments(arch: dict, i: int) -> int:
+    """Aligned segments of layer i's outputs that pruning shrinks evenly: the lcm of its own
+    groups and its reader's (the output dense reads in one segment)."""
+    j = reader_index(arch, i)
+    reader = arch["layers"][j] if j is not None else None
+    own = ops.for_spec(arch["layers"][i]).prune_groups(arch["layers"][i])
+    return math.lcm(own, ops.for_spec(reader).prune_groups(reader) if reader else 1)
+
+
+def prunable(arch: dict, i: int) -> bool:
+    """True when layer i has a width to prune and its reader can lose input channels."""
+    if width_key(arch["layers"][i]) is None:
+        return False
+    j = reader_index(arch, i)
+    return j is None or ops.for_spec(arch["layers"][j]).prune_narrows_inputs
 
 
 def min_widths(arch: dict, min_keep: float) -> dict[int, int]:
     """The fewest channels each prunable layer may keep (of its unpruned width)."""
     return {i: max(1, math.ceil(min_keep * s[width_key(s)]))
-            for i, s in enumerate(arch["layers"]) if "pool" not in s}
+            for i, s in enumerate(arch["layers"]) if prunable(arch, i)}
 
 
 def narrowed_to_min(arch: dict, min_keep: float) -> dict:
@@ -137,8 +142,6 @@ def narrowed_to_min(arch: dict, min_keep: float) -> dict:
     layers = out["layers"]
     for i, width in min_widths(arch, min_keep).items():
         # pruning keeps a width divisible by this layer's groups and its reader's groups
-        reader = next((s for s in layers[i + 1:] if "pool" not in s), None)
-        segments = math.lcm(layers[i].get("groups", 1) if "conv" in layers[i] else 1,
-                            reader.get("groups", 1) if reader and "conv" in reader else 1)
+        segments = prune_segments(arch, i)
         layers[i][width_key(layers[i])] = -(-width // segments) * segments
     return out

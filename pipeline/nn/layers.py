@@ -92,6 +92,8 @@ class BinaryConv2d(_Hidden):
 class BinaryDense(_Hidden):
     """Binary fully-connected layer; hidden (BN + sign) or output (BN as the logits' affine)."""
 
+    flattens_input = True  # the BNN flattens NCHW activations before it (feature c*H*W + h*W + w)
+
     def __init__(self, in_features: int, out_features: int, output: bool = False):
         super().__init__()
         self.in_features, self.out_features, self.output = in_features, out_features, output

@@ -14,7 +14,7 @@ from torch import nn
 
 from .arch import (DEFAULT_LAYERS, ArchitectureError, arch_bits, encoding_channels, layer_shapes,
                    make_arch)
-from .layers import BinaryConv2d, BinaryDense
+from .. import ops
 from .thermometer import build_encoding
 
 class BNN(nn.Module):
@@ -26,25 +26,18 @@ class BNN(nn.Module):
         shapes = layer_shapes(self.arch)
         self.encoding = build_encoding(SimpleNamespace(**self.arch["encoding"]),
                                        self.arch["in_shape"][2])
-        body = []
-        for spec, ((h, w, c), _) in zip(self.arch["layers"], shapes):
-            if "conv" in spec:
-                body.append(BinaryConv2d(c, spec["conv"], spec["kernel"], spec["stride"],
-                                         spec["padding"], spec["groups"]))
-            elif "pool" in spec:
-                body.append(nn.MaxPool2d(spec["pool"], spec["stride"]))
-            else:
-                body.append(BinaryDense(h * w * c, spec["dense"]))
-        self.body = nn.ModuleList(body)
-        (h, w, c), _ = shapes[-1]
-        self.head = BinaryDense(h * w * c, self.arch["classes"], output=True)
+        # each config layer's module: the ``torch_module`` part of its kind (pipeline.ops)
+        self.body = nn.ModuleList(ops.for_spec(spec).torch_module(spec, in_shape)
+                                  for spec, (in_shape, _) in zip(self.arch["layers"], shapes))
+        head = {"dense": self.arch["classes"], "output": True}
+        self.head = ops.for_spec(head).torch_module(head, shapes[-1][0])
 
     def _features(self, images: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         x = images.permute(0, 3, 1, 2).to(dtype)  # uint8 NHWC -> pixel codes NCHW
         # channels-last activations: ~12 % faster mkldnn convolutions on CPU, same integers
         x = self.encoding(x).contiguous(memory_format=torch.channels_last)
         for layer in self.body:
-            if isinstance(layer, BinaryDense) and x.dim() > 2:
+            if getattr(layer, "flattens_input", False) and x.dim() > 2:
                 x = x.flatten(1)  # NCHW order: feature c*H*W + h*W + w
             x = layer(x)
         return x.flatten(1)
@@ -65,7 +58,8 @@ class BNN(nn.Module):
         return dot * torch.as_tensor(mult, device=dot.device) + torch.as_tensor(bias, device=dot.device)
 
     def binary_layers(self) -> list[nn.Module]:
-        return [m for m in self.body if isinstance(m, (BinaryConv2d, BinaryDense))] + [self.head]
+        """Modules with latent binary weights (the body's and the head)."""
+        return [m for m in self.body if hasattr(m, "latent_weight")] + [self.head]
 
 
 class FloatTeacher(nn.Module):

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .. import ops
 from ..errors import PipelineError
-from .layers import BinaryConv2d
-from .arch import min_widths
+from .arch import min_widths, prunable, prune_segments, reader_index, width_key
 from .models import BNN, arch_bits, layer_shapes
 
 
@@ -32,22 +32,6 @@ class Unit:
     layer: int             # index into arch["layers"]
     keep: tuple[int, ...]  # output channels that stay
     score: float
-
-
-def _width_key(spec: dict) -> str:
-    return "conv" if "conv" in spec else "dense"
-
-
-def _reader(arch: dict, i: int) -> int | None:
-    """Index of the layer that reads layer i's channels (None: the output layer)."""
-    for j in range(i + 1, len(arch["layers"])):
-        if "pool" not in arch["layers"][j]:
-            return j
-    return None
-
-
-def _groups(spec: dict | None) -> int:
-    return spec.get("groups", 1) if spec and "conv" in spec else 1
 
 
 def _channel_scores(module, criterion: str) -> np.ndarray:
@@ -63,11 +47,10 @@ def candidate_units(model: BNN, block: int, criterion: str, min_widths: dict[int
     arch, units = model.arch, []
     bits = arch_bits(arch)
     for i, spec in enumerate(arch["layers"]):
-        if "pool" in spec:
+        if not prunable(arch, i):
             continue
-        j = _reader(arch, i)
-        width = spec[_width_key(spec)]
-        segments = math.lcm(_groups(spec), _groups(arch["layers"][j] if j is not None else None))
+        width = spec[width_key(spec)]
+        segments = prune_segments(arch, i)
         seg = width // segments
         b = math.gcd(block, seg)
         if width - segments * b < min_widths.get(i, 1) or seg - b < 1:
@@ -87,7 +70,7 @@ def candidate_units(model: BNN, block: int, criterion: str, min_widths: dict[int
 
 def _narrowed_arch(arch: dict, i: int, width: int) -> dict:
     out = copy.deepcopy(arch)
-    out["layers"][i][_width_key(out["layers"][i])] = width
+    out["layers"][i][width_key(out["layers"][i])] = width
     return out
 
 
@@ -100,22 +83,12 @@ def remove_channels(model: BNN, i: int, keep: tuple[int, ...]) -> BNN:
     for key in list(state):
         if key.startswith(prefix) and state[key].dim() >= 1 and key != prefix + "bn.num_batches_tracked":
             state[key] = state[key][keep_t]
-    j = _reader(arch, i)
+    j = reader_index(arch, i)
     reader = model.body[j] if j is not None else model.head
+    spec = arch["layers"][j] if j is not None else {"dense": arch["classes"], "output": True}
     rkey = f"body.{j}.latent_weight" if j is not None else "head.latent_weight"
-    w = state[rkey]
-    if isinstance(reader, BinaryConv2d):
-        cg = reader.in_channels // reader.groups
-        per_out = reader.out_channels // reader.groups
-        rows = []
-        for o in range(reader.out_channels):
-            g = o // per_out
-            local = [c - g * cg for c in keep if g * cg <= c < (g + 1) * cg]
-            rows.append(w[o, local])
-        state[rkey] = torch.stack(rows)
-    else:
-        (h, wd, c), _ = layer_shapes(arch)[j if j is not None else len(arch["layers"])]
-        state[rkey] = w.reshape(w.shape[0], c, h * wd)[:, keep_t].reshape(w.shape[0], -1)
+    in_shape, _ = layer_shapes(arch)[j if j is not None else len(arch["layers"])]
+    state[rkey] = ops.for_spec(spec).prune_reader_weight(reader, state[rkey], keep, in_shape)
     narrowed = BNN(_narrowed_arch(arch, i, len(keep)))
     narrowed.load_state_dict(state)
     return narrowed

@@ -1,7 +1,7 @@
 """Models and images shared by the crosscheck tests (all seeded)."""
 import numpy as np
 
-from pipeline import ir
+from pipeline import ir, ops
 from pipeline import random_ir as R
 
 # 24 random IRs: the generator's own draws, plus a few forced onto the rarer settings.
@@ -11,6 +11,14 @@ RANDOM_CASES = [(seed, {}) for seed in range(18)] + [
     (104, {"hidden_dense": 0, "classes": 2}), (105, {"planes": 1, "hidden_dense": 33}),
 ]
 IMAGES_PER_MODEL = 64
+# Every registered layer kind, two random models each (pipeline.random_ir.model_with).
+KIND_CASES = [(kind, seed) for kind in ops.kinds() for seed in range(2)]
+
+
+def kind_case(kind, seed):
+    model = R.model_with(seed, kind)
+    assert kind in [layer.kind for layer in model.layers]
+    return model, R.random_images(seed, IMAGES_PER_MODEL, model.input_shape)
 
 
 def random_case(seed, overrides):

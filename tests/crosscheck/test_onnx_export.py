@@ -4,10 +4,11 @@ import onnx
 import pytest
 from onnx import numpy_helper
 
-from pipeline import ir, reference
+from pipeline import ir, ops, reference
 from pipeline.export import onnx as E
 
-from crosscheck_models import RANDOM_CASES, boundary_model, every_pixel_value_images, random_case
+from crosscheck_models import (KIND_CASES, RANDOM_CASES, boundary_model, every_pixel_value_images,
+                               kind_case, random_case)
 
 
 def _check_exact(model, images, path):
@@ -18,6 +19,19 @@ def _check_exact(model, images, path):
     assert logits.dtype == np.int32 and classes.dtype == np.int64
     assert np.array_equal(logits, want.logits)
     assert np.array_equal(classes, want.classes)
+
+
+@pytest.mark.parametrize("kind,seed", KIND_CASES)
+def test_every_registered_kind_matches_oracle(kind, seed, tmp_path):
+    """Every kind of the registry; a kind this format cannot express raises the named error
+    its op declares (``unsupported``), nothing else."""
+    model, images = kind_case(kind, seed)
+    op = ops.get(kind)
+    if "onnx" in op.unsupported:
+        with pytest.raises(ops.OpUnsupportedError, match=kind):
+            _check_exact(model, images, tmp_path / "model.onnx")
+        return
+    _check_exact(model, images, tmp_path / "model.onnx")
 
 
 @pytest.mark.parametrize("seed,overrides", RANDOM_CASES)

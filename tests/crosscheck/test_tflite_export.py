@@ -3,11 +3,11 @@ interpreter; and the file must hold binary LCE ops, not float convolutions."""
 import numpy as np
 import pytest
 
-from pipeline import ir, reference
+from pipeline import ir, ops, reference
 from pipeline.export import tflite as E
 
-from crosscheck_models import (RANDOM_CASES, boundary_model, every_pixel_value_images,
-                               lce_native_model, random_case)
+from crosscheck_models import (KIND_CASES, RANDOM_CASES, boundary_model, every_pixel_value_images,
+                               kind_case, lce_native_model, random_case)
 
 
 def _check_exact(model, images, path):
@@ -22,6 +22,19 @@ def _check_exact(model, images, path):
     assert np.array_equal(logits, want.logits)
     assert np.array_equal(classes, want.classes)
     return hist
+
+
+@pytest.mark.parametrize("kind,seed", KIND_CASES)
+def test_every_registered_kind_matches_oracle(kind, seed, tmp_path):
+    """Every kind of the registry; a kind this format cannot express raises the named error
+    its op declares (``unsupported``), nothing else."""
+    model, images = kind_case(kind, seed)
+    op = ops.get(kind)
+    if "tflite" in op.unsupported:
+        with pytest.raises(ops.OpUnsupportedError, match=kind):
+            _check_exact(model, images, tmp_path / "model.tflite")
+        return
+    _check_exact(model, images, tmp_path / "model.tflite")
 
 
 @pytest.mark.parametrize("seed,overrides", RANDOM_CASES)

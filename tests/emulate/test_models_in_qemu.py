@@ -2,7 +2,7 @@
 every layer's output are compared with the oracle in Python (pipeline.verify)."""
 import pytest
 
-from pipeline import boards, build, emulate, random_ir, reference, render, verify
+from pipeline import boards, build, emulate, ops, random_ir, reference, render, verify
 
 VECTORS = 3
 
@@ -32,6 +32,16 @@ def _check(run, checked, model):
 def test_random_ir_matches_oracle(tmp_path, board_name, seed):
     model = random_ir.random_model(1000 + seed)
     run, checked = deploy_ir(model, board_name, tmp_path, seed=seed)
+    _check(run, checked, model)
+
+
+@pytest.mark.parametrize("kind", ops.kinds())
+def test_every_registered_kind_runs_in_qemu(tmp_path, kind):
+    """Every kind of the registry in firmware under QEMU (Cortex-M4), logits and every layer's
+    CRC against the oracle."""
+    model = random_ir.model_with(50, kind)
+    assert kind in [layer.kind for layer in model.layers]
+    run, checked = deploy_ir(model, "mps2-an386", tmp_path)
     _check(run, checked, model)
 
 

@@ -5,7 +5,7 @@ import jinja2
 import numpy as np
 import pytest
 
-from pipeline import random_ir, reference, render, resources, verify
+from pipeline import ops, random_ir, reference, render, resources, verify
 from pipeline.emulate import parse_records
 
 TARGET_ONLY = {"startup.c", "fault.c", "icount.c", "semihosting.c", "stack.c"}
@@ -96,9 +96,7 @@ def test_rejects_vectors_of_the_wrong_shape(tmp_path):
     assert not (tmp_path / "o").exists()
 
 
-@pytest.mark.parametrize("seed,variant", [(11, "opt"), (12, "ref"), (13, "opt")])
-def test_rendered_model_on_host_matches_oracle(tmp_path, seed, variant):
-    model = random_ir.random_model(seed)
+def _host_run_matches_oracle(tmp_path, model, seed, variant):
     images = random_ir.random_images(seed, 6, model.input_shape)
     logits = reference.run(model, images).logits
     out = render.render(model, "mps2-an386", tmp_path / "out", images, logits, variant)
@@ -114,6 +112,22 @@ def test_rendered_model_on_host_matches_oracle(tmp_path, seed, variant):
     result = verify.verify(parse_records(run.stdout), model, images)
     assert result.mismatches == 0
     assert result.classes == reference.run(model, images).classes.tolist()
+
+
+@pytest.mark.parametrize("seed,variant", [(11, "opt"), (12, "ref"), (13, "opt")])
+def test_rendered_model_on_host_matches_oracle(tmp_path, seed, variant):
+    _host_run_matches_oracle(tmp_path, random_ir.random_model(seed), seed, variant)
+
+
+@pytest.mark.parametrize("variant", ["opt", "ref"])
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("kind", ops.kinds())
+def test_every_registered_kind_on_host_matches_oracle(tmp_path, kind, seed, variant):
+    """Every kind of the registry, rendered through its call-site template and run with its C
+    kernel (ASan/UBSan), layer by layer against the oracle."""
+    model = random_ir.model_with(seed, kind)
+    assert kind in [layer.kind for layer in model.layers]
+    _host_run_matches_oracle(tmp_path, model, seed, variant)
 
 
 @pytest.mark.parametrize("bad", ["", "1net", "my-net", "int", "static", "main", "bnn", "bnn_x",
