@@ -20,6 +20,9 @@ from .. import random_ir
 from . import LayerOp, register
 
 
+tf = None  # TensorFlow, set on first use by the tflite part
+
+
 @dataclass(frozen=True, eq=False)
 class BConv2d(ir.Layer):
     name: str
@@ -181,7 +184,8 @@ class BConv2dOp(LayerOp):
     def tflite(self, keras, lq, layer: BConv2d, x):
         """QuantConv2D (-> LceBconv2d) + the threshold BatchNorm; see :func:`conv_plan`."""
         from ..export import tflite as T
-        tf = T._tf()
+        global tf
+        tf = T._tf()  # a module global, so the Keras Lambdas below can be saved
         cin = layer.in_shape[2]
         cg, g = cin // layer.groups, layer.groups
         w = B.from_bits(B.unpack(layer.weights, cg)).transpose(1, 2, 3, 0)  # [kh, kw, Cin/G, Cout]

@@ -19,6 +19,9 @@ from .. import random_ir
 from . import LayerOp, register
 
 
+tf = None  # TensorFlow, set on first use by the tflite part
+
+
 @dataclass(frozen=True, eq=False)
 class BDense(ir.Layer):
     name: str
@@ -171,7 +174,8 @@ class BDenseOp(LayerOp):
         """A 'valid' QuantConv2D covering the whole input (-> 1x1 LceBconv2d); hidden: the
         threshold BatchNorm; output: Cast/Mul/Add in int32 and ArgMax."""
         from ..export import tflite as T
-        tf = T._tf()
+        global tf
+        tf = T._tf()  # a module global, so the Keras Lambdas below can be saved
         kernel = dense_weights_nchw(layer).transpose(2, 3, 1, 0)  # [H, W, C, N]
         y = T.quant_conv(lq, layer.name + "_bconv", kernel, 1, "valid", 1, x)
         if not layer.output:

@@ -18,6 +18,9 @@ from .. import reference as R
 from . import LayerOp, register
 
 
+tf = None  # TensorFlow, set on first use by the tflite part
+
+
 @dataclass(frozen=True, eq=False)
 class Thermometer(ir.Layer):
     name: str
@@ -134,7 +137,8 @@ class ThermometerOp(LayerOp):
         """Float planes: ``pixel - (T - 0.5)`` (or ``bit - 0.5``), exact, never 0; the next
         layer's ``ste_sign`` quantizer turns their signs into bits."""
         from ..export import tflite as T
-        tf = T._tf()
+        global tf
+        tf = T._tf()  # a module global, so the Keras Lambdas below can be saved
         m = layer.planes
         reps = keras.layers.Lambda(lambda t: tf.repeat(t, m, axis=-1),
                                    name=layer.name + "_repeat")(x)
