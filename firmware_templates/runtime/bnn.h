@@ -207,6 +207,29 @@ bnn_status bnn_argmax(const int32_t *logits, int32_t n, int32_t *index);
  */
 int32_t bnn_xor_popcount(const uint32_t *a, const uint32_t *b, int32_t n);
 
+/* ==========================================================================================
+ * bshuffle (layer kind of pipeline/ops/bshuffle.py; kernel bnn_bshuffle.c) - begin
+ *
+ * Channel shuffle (ShuffleNet) of binary activations: output channel o is input channel
+ * (o % groups) * (channels / groups) + o / groups. Values are unchanged.
+ * input:  uint32 in[in_h][in_w][words_per_pixel(channels, in_pack_groups)]
+ * output: uint32 out[in_h][in_w][words_per_pixel(channels, out_pack_groups)] (padding bits 0)
+ * groups, in_pack_groups and out_pack_groups must divide channels (else BNN_ERR_SHAPE);
+ * in and out must not overlap. No scratch.
+ */
+typedef struct {
+    int32_t in_h, in_w, channels;
+    int32_t groups; /* shuffle groups */
+    int32_t in_pack_groups;
+    int32_t out_pack_groups;
+} bnn_bshuffle_params;
+
+bnn_status bnn_bshuffle_ref(const bnn_bshuffle_params *p, const uint32_t *in, uint32_t *out);
+bnn_status bnn_bshuffle_opt(const bnn_bshuffle_params *p, const uint32_t *in, uint32_t *out);
+bnn_status bnn_bshuffle(const bnn_bshuffle_params *p, const uint32_t *in, uint32_t *out);
+/* bshuffle - end
+ * ========================================================================================== */
+
 #ifdef __cplusplus
 }
 #endif

@@ -239,6 +239,7 @@ def missing_parts(op: LayerOp) -> list[str]:
 
 # The kinds: each module registers itself on import. Order is the order of kinds().
 from . import thermometer, bconv2d, bmaxpool2d, bdense  # noqa: E402,F401  (registration)
+from . import bshuffle  # noqa: E402,F401
 
 __all__ = ["LayerOp", "OpError", "OpUnsupportedError", "REQUIRED_PARTS", "CONFIG_PARTS",
            "OPTIONAL_PARTS", "register", "kinds", "get", "op_for", "layer_types",
