@@ -163,20 +163,21 @@ def _append(layers: list[ir.Layer], layer: ir.Layer) -> None:
     layers[:] = ir.settle_packing(layers)
 
 
-def model_with(seed: int, kind: str) -> ir.Model:
+def model_with(seed: int, kind: str, max_channels: int = 24) -> ir.Model:
     """A small random valid model holding at least one layer of ``kind`` (any registered kind,
-    drawn by its op's ``random_layer``): the input encoder, a conv, the kind's layer (unless it
-    is the encoder), another conv when the shape allows one, and the output dense. The tests
-    that run over the registry (oracle, host C, QEMU, exports) draw their cases here."""
+    drawn by its op's ``random_layer``): the input encoder, a conv of up to ``max_channels``
+    channels, the kind's layer (unless it is the encoder), another conv and the output dense.
+    The tests that run over the registry (oracle, host C, QEMU, exports) draw their cases here;
+    a ``max_channels`` above 32 gives channel groups that span several words."""
     from . import ops
+    from .ops.bconv2d import random_conv_layer
     op = ops.get(kind)
     rng = np.random.default_rng([seed, 2])
     encoder = op if op.layer.reads_image else next(
         ops.get(k) for k in ops.kinds() if ops.get(k).layer.reads_image)
     shape = (int(rng.integers(4, 9)), int(rng.integers(4, 9)), int(rng.choice([1, 3])))
     layers: list[ir.Layer] = [encoder.random_layer(rng, shape, "thermo")]
-    conv = ops.get("bconv2d")
-    _append(layers, conv.random_layer(rng, layers[-1].out_shape, "conv1"))
+    _append(layers, random_conv_layer(rng, layers[-1].out_shape, max_channels, "conv1"))
     if not op.layer.reads_image:
         for _ in range(100):
             layer = op.random_layer(rng, layers[-1].out_shape, f"{kind}1")
@@ -185,7 +186,7 @@ def model_with(seed: int, kind: str) -> ir.Model:
         else:
             raise ValueError(f"{kind}: random_layer found no layer for {layers[-1].out_shape}")
         _append(layers, layer)
-    _append(layers, conv.random_layer(rng, layers[-1].out_shape, "conv2"))
+    _append(layers, random_conv_layer(rng, layers[-1].out_shape, max_channels, "conv2"))
     shape = layers[-1].out_shape
     _append(layers, random_bdense(rng, shape, int(rng.integers(2, 11)), output=True,
                                   in_pack_groups=random_divisor(rng, shape[2]), name="logits"))

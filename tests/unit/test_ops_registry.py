@@ -4,6 +4,8 @@ oracle-level checks run over the registry, so a new kind is exercised without be
 The host-C, QEMU and export checks over the registry live with their layers:
 tests/render/test_render.py, tests/emulate/test_models_in_qemu.py, tests/crosscheck/."""
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -167,3 +169,12 @@ def test_no_kind_dispatch_outside_the_registry():
         if hits:
             found[path.relative_to(ROOT).as_posix()] = len(hits)
     assert found == ALLOWED_KIND_TESTS
+
+
+def test_the_registry_imports_without_torch_onnx_or_tensorflow():
+    """Config loading and the CLI import pipeline.ops: the heavy libraries load in the hooks."""
+    code = ("import sys, pipeline.ops, pipeline.config, pipeline.ir; "
+            "print(sorted({'torch', 'onnx', 'tensorflow'} & set(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=ROOT)
+    assert out.stdout.strip() == "[]"
