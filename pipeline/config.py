@@ -62,8 +62,8 @@ class EncodingConfig:
 @dataclass(frozen=True)
 class ModelConfig:
     encoding: EncodingConfig = field(default_factory=EncodingConfig)
-    # [{conv: C, kernel, stride, padding, groups} | {pool: k, stride} | {dense: N}]; the output
-    # dense layer (one unit per class) is implied. Empty: the default for the input shape.
+    # [{conv: C, kernel, stride, padding, groups} | {pool: k, stride} | {shuffle: G} | {dense: N}]
+    # (the kinds of pipeline.ops with a config key); the output dense layer is implied. Empty: the default for the input shape.
     layers: list = field(default_factory=list)
 
 

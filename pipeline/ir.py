@@ -1,15 +1,18 @@
 """The integer IR: the one contract between training and everything downstream.
 
-A model is a tuple of layers: one :class:`Thermometer` first, then :class:`BConv2d`,
-:class:`BMaxPool2d` and :class:`BDense` layers; the last layer is an output :class:`BDense`
-(int32 logits). Every array is an integer. Bit conventions are those of :mod:`pipeline.bits`.
+A model is a tuple of layers: an input encoder (a ``thermometer``) first, then binary layers; the
+last layer is an output ``bdense`` (int32 logits). Every array is an integer. Bit conventions
+are those of :mod:`pipeline.bits`. This module holds the model, its files (JSON + NPZ, format
+version 1), the errors and :class:`Layer`, the base of every layer kind; each kind's dataclass
+lives in ``pipeline/ops/<kind>.py`` (:mod:`pipeline.ops`), which documents its layout, and is
+still reachable here (``ir.BConv2d``).
 
 Layouts (H, W, C = spatial size and channels of a layer's *input*):
 
 * activations between layers: ``uint32[H, W, words_per_pixel(C, G)]`` where G is the
   *packing groups* of the tensor: the ``in_pack_groups`` of the layer that reads it (a
   ``BConv2d`` reads with ``G = groups``; ``BMaxPool2d`` keeps its input packing; ``BDense``
-  reads any packing, its weights use the same one).
+  and ``BShuffle`` read any packing).
 * ``Thermometer``: uint8 HWC image in; output channel ``c*M + k`` is +1 when
   ``pixel >= thresholds[c, k]`` (mode ``thresholds``), or, in mode ``base2``, when bit
   ``7 - k`` of the pixel code is set (the ADC's own binary code, most significant plane first).
@@ -18,6 +21,7 @@ Layouts (H, W, C = spatial size and channels of a layer's *input*):
   ``dot = K - 2*popcount(x XOR w)``, ``K = kh*kw*Cin/G``; output is +1 when
   ``(dot >= threshold[o]) != flip[o]``.
 * ``BMaxPool2d``: max of +-1 values = AND of bits; no padding; floor output size.
+* ``BShuffle``: channel shuffle; output channel o is input channel ``(o % G)*(C/G) + o // G``.
 * ``BDense``: ``weights uint32[N, H*W*words_per_pixel(C, in_pack_groups)]`` (the packed input
   flattened as it lies in memory), ``K = H*W*C``. Hidden: thresholds + flip, as ``BConv2d``,
   output shape (1, 1, N). Output: ``logits = dot*mult + bias`` (int32); class = argmax, ties to

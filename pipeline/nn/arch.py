@@ -5,9 +5,11 @@ at its reduced width)::
 
     {"in_shape": [H, W, C], "classes": K, "encoding": {EncodingConfig fields},
      "layers": [{"conv": C, "kernel": 3, "stride": 1, "padding": 1, "groups": 1},
-                {"pool": 2, "stride": 2}, {"dense": N}, ...]}
+                {"pool": 2, "stride": 2}, {"shuffle": G}, {"dense": N}, ...]}
 
-The output layer (a binary dense with one unit per class) is implied. This module is torch-free
+The output layer (a binary dense with one unit per class) is implied. Each config layer's kind
+is found by its key in the registry (:func:`pipeline.ops.for_spec`), which also gives its
+defaults, output shape, bit count and pruning rules. This module is torch-free
 so that a config can be checked whole (shapes, groups, bit budget) when it is loaded, before any
 data is read or any training starts.
 """
