@@ -24,7 +24,8 @@ lacks one):
 config + torch          for kinds listed in a config's ``model.layers`` (``config_key`` set):
                         ``config_keys``, ``normalise``, ``arch_shape``, ``skeleton``,
                         ``torch_module``, ``example_layers``; pruning: ``prune_width_key``,
-                        ``prune_transparent``, ``prune_groups``, ``prune_reader_weight``
+                        ``prune_transparent``, ``prune_narrows_inputs``, ``prune_groups``,
+                        ``prune_reader_weight``
 ======================  ==========================================================================
 
 A part a format cannot express is still provided, as a method that raises

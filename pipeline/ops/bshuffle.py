@@ -67,7 +67,6 @@ class BShuffleOp(LayerOp):
     config_key = "shuffle"
     config_keys = frozenset({"shuffle"})
     prune_narrows_inputs = False
-    unsupported: dict[str, str] = {}
 
     def oracle(self, layer: BShuffle, x: np.ndarray, out_pack_groups: int) -> np.ndarray:
         """uint32[N, H, W, words(C, in_pack_groups)] -> the same values, channels shuffled,

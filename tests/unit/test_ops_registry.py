@@ -72,6 +72,21 @@ def test_a_kind_that_lacks_a_part_is_reported():
     assert "oracle (cannot be unsupported)" in ops.missing_parts(BadUnsupported())
 
 
+def test_an_unsupported_part_counts_as_provided_and_raises_its_named_error():
+    class NoLce(ops.LayerOp):
+        kind = "nolce"
+        unsupported = {"tflite": "LCE has no such op"}
+
+        def tflite(self, keras, lq, layer, x):
+            raise self.unsupported_error("tflite")
+
+    op = NoLce()
+    assert "tflite" not in ops.missing_parts(op)
+    with pytest.raises(ops.OpUnsupportedError, match="nolce: tflite .*LCE has no such op"):
+        op.tflite(None, None, None, None)
+    assert issubclass(ops.OpUnsupportedError, ops.PipelineError)
+
+
 def test_registering_twice_or_a_mismatched_class_is_an_error():
     with pytest.raises(ops.OpError):
         ops.register(ops.get("bconv2d"))
