@@ -53,17 +53,12 @@ static int32_t lane_bits(int32_t cg)
 
 static int32_t dense_words(const bnn_bconv2d_params *p)
 {
-#ifdef BNN_HAVE_MVE
-    (void)p;
-    return 0; /* Helium builds keep their vector path */
-#else
     int32_t cg = p->in_c / p->groups, taps = p->kernel_h * p->kernel_w, per_word, nd;
     if (cg > 16)
         return 0;
     per_word = BNN_WORD_BITS / lane_bits(cg);
     nd = (taps + per_word - 1) / per_word;
     return nd < taps ? nd : 0;
-#endif
 }
 
 /* The dense path's scratch: the dense weights of one run of up to 32 channels (repacked once per
@@ -217,6 +212,7 @@ static BNN_ALWAYS_INLINE uint32_t run_bits(const uint32_t *col, const uint32_t *
         BNN_IN_REGISTER(c);
 #endif
         pc = n == 3   ? bnn_xor_popcount_3(c, w)
+             : n == 9  ? bnn_xor_popcount_9(c, w)
              : n == 18 ? bnn_xor_popcount_18(c, w)
              : n <= 31 ? bnn_xor_popcount_small(c, w, n)
                        : bnn_xor_popcount_inline(c, w, n);
@@ -242,8 +238,11 @@ static BNN_ALWAYS_INLINE void conv_run(const bnn_bconv2d_params *p, const uint32
     }
 }
 
-/* Dense-pack `taps` words of cg bits each (src[i * src_stride], 0 for a null src entry handled by
- * the caller) into dst: lanes of b bits, per_word lanes per word. */
+
+/* ---- lanes path: few channels per group, fields packed bit-densely ------------------------ */
+
+/* Dense-pack `taps` words of cg bits each (src[t]) into dst: lanes of b bits, per_word lanes per
+ * word. */
 static void dense_weights(const uint32_t *src, int32_t taps, int32_t cg, uint32_t *dst)
 {
     int32_t b = lane_bits(cg), t, sh = 0;
@@ -261,8 +260,9 @@ static void dense_weights(const uint32_t *src, int32_t taps, int32_t cg, uint32_
         *dst = acc;
 }
 
-/* The dense receptive field of output pixel (oy, ox) in group g (Wg = 1): tap (ky, kx) in lane
- * ky*kw + kx, 0 (+1) for padded taps. */
+/* The dense receptive field of output pixel (oy, ox) in group g (Wg = 1), `b`-bit lanes from bit
+ * 0 of col[0] on: tap (ky, kx) in lane ky*kw + kx, 0 (+1) for padded taps. With b = cg the taps
+ * are packed without gaps (a tap may then straddle two words). */
 static void dense_gather(const bnn_bconv2d_params *p, const uint32_t *in, int32_t oy, int32_t ox,
                          int32_t g, int32_t b, uint32_t mask, uint32_t *col)
 {
@@ -275,13 +275,15 @@ static void dense_gather(const bnn_bconv2d_params *p, const uint32_t *in, int32_
         int row_in = iy >= 0 && iy < p->in_h;
         for (kx = 0; kx < p->kernel_w; kx++) {
             int32_t ix = ix0 + kx;
+            uint32_t v = 0u;
             if (row_in && ix >= 0 && ix < p->in_w)
-                acc |= (in[(iy * p->in_w + ix) * wpp_in + g] & mask) << sh;
+                v = in[(iy * p->in_w + ix) * wpp_in + g] & mask;
+            acc |= v << sh;
             sh += b;
-            if (sh == BNN_WORD_BITS) {
+            if (sh >= BNN_WORD_BITS) {
                 *col++ = acc;
-                acc = 0u;
-                sh = 0;
+                sh -= BNN_WORD_BITS;
+                acc = sh ? v >> (b - sh) : 0u; /* the part of a straddling tap */
             }
         }
     }
@@ -310,7 +312,7 @@ static BNN_ALWAYS_INLINE void conv_run_dense(const bnn_bconv2d_params *p, const 
 }
 
 /* One run with dense fields: repack the run's weights once into the scratch, then every pixel.
- * Not inlined, so that the word-per-tap loops of bnn_bconv2d_opt keep their register use. */
+ * Not inlined, so that the word-per-tap loops keep their register use. */
 #if defined(__GNUC__)
 __attribute__((noinline))
 #endif
@@ -328,75 +330,447 @@ static void dense_run(const bnn_bconv2d_params *p, const uint32_t *in, int32_t g
         conv_run_dense(p, in, g, nd, dw, run, dcol, out);
 }
 
-/*
- * Optimized: the output channels are taken in runs that share one output word; for each run,
- * the per-channel thresholds are first turned into one addend each (threshold_add), then for each
- * output pixel the receptive field is gathered into the scratch column (its layout [kh][kw][Wg]
- * equals that of one output channel's weights), so every channel is a single carry-save
- * XOR-popcount over n = kh*kw*Wg contiguous words. The common 3x3 sizes (n = 9 and 18 words:
- * up to 32 and up to 64 channels per group) get their own fully unrolled copy; every other shape
- * takes the same code with a run-time n (n <= 31: bit-sliced counter; larger: blocks of 8 words).
- * Gathering once per run instead of once per pixel repeats it out_c/32 times, about 1% of the
- * work of a 3x3 conv. Builds with Helium (MVE) hand receptive fields of up to BNN_MVE_MAX_WORDS
- * words to the vector code of bnn_bconv2d_mve.c instead.
- */
-bnn_status bnn_bconv2d_opt(const bnn_context *ctx, const bnn_bconv2d_params *p,
-                           const uint32_t *in, uint32_t *out)
+/* ---- bit-sliced path: a word holds the 32 output channels of a run ------------------------- */
+
+/* Each tap's cg <= 16 input bits take one block of 8 (cg <= 8) or two (cg <= 16) inputs. */
+#define BNN_SLICE_BLOCK 8
+/* Largest K = kh*kw*cg: a channel's count and its limit (<= K + 1) fit the 8 counter planes. */
+#define BNN_SLICE_MAX_BLOCKS 32 /* blocks of 8 inputs per field (taps * 1 or 2) */
+#define BNN_SLICE_MAX_BITS 254
+
+static int32_t slice_bits(const bnn_bconv2d_params *p)
 {
-    int32_t g, o, i, wg, n, nd, out_per_group, opg, owg, k, out_words;
-    uint32_t *col;
-    bnn_channel_run run;
+    return p->kernel_h * p->kernel_w * (p->in_c / p->groups);
+}
+
+/* Inputs per tap: 8 or 16 (the tap's cg bits, then zeros). */
+static int32_t slice_lane(const bnn_bconv2d_params *p)
+{
+    return p->in_c / p->groups <= BNN_SLICE_BLOCK ? BNN_SLICE_BLOCK : 2 * BNN_SLICE_BLOCK;
+}
+
+/* Scratch words of the bit-sliced path: the run's transposed weights (a word per input), then
+ * the gathered field (a word per tap). */
+static int32_t slice_scratch_words(const bnn_bconv2d_params *p)
+{
+    int32_t taps = p->kernel_h * p->kernel_w;
+    return taps * slice_lane(p) + taps;
+}
+
+/* Transposed weights of a run: word t*lane + j holds bit j of tap t of channel first + i at
+ * bit i (0 for j >= cg). */
+static void slice_weights(const bnn_bconv2d_params *p, const bnn_channel_run *run, uint32_t *wt)
+{
+    int32_t cg = p->in_c / p->groups, taps = p->kernel_h * p->kernel_w, lane = slice_lane(p);
+    int32_t i, t, j;
+    for (i = 0; i < taps * lane; i++)
+        wt[i] = 0u;
+    for (i = 0; i < run->count; i++) {
+        const uint32_t *w = p->weights + (run->first + i) * taps;
+        for (t = 0; t < taps; t++) {
+            uint32_t word = w[t];
+            uint32_t *dst = wt + t * lane;
+            for (j = 0; j < cg; j++)
+                dst[j] |= ((word >> j) & 1u) << i;
+        }
+    }
+}
+
+/* Bit j of x as a mask: 0 or all ones (one SBFX on Thumb-2). */
+#define BNN_BIT_MASK(x, j) ((uint32_t)(-(int32_t)(((x) >> (j)) & 1u)))
+
+/* Two inputs j, j + 1 of block v against transposed weights wt[j], wt[j + 1] (one LDRD). */
+#define BNN_SLICE_PAIR(v, wt, j, y0, y1)                                                       \
+    do {                                                                                       \
+        uint32_t w0_, w1_;                                                                     \
+        BNN_LOAD_PAIR(wt, j, w0_, w1_);                                                        \
+        (y0) = w0_ ^ BNN_BIT_MASK(v, j);                                                       \
+        (y1) = w1_ ^ BNN_BIT_MASK(v, (j) + 1);                                                 \
+    } while (0)
+
+/*
+ * Output bits of a run (before invert) for one gathered field col (a word per tap): every input
+ * bit is broadcast to a mask and XORed with its transposed weight word (bit i: channel
+ * first + i), so the 32 channels count in parallel. Each block of 8 inputs goes through a
+ * Harley-Seal network (7 carry-save adders) into the ones / twos / fours planes; its carry of
+ * weight 8 is kept and the carries are added into the planes above at the end (4 of them when
+ * `shallow`: K <= 126, else 5). The planes are then pc in binary, one bit position per channel, and
+ * pc < limit is decided from the most significant plane down against the limit's planes lim.
+ */
+static BNN_ALWAYS_INLINE uint32_t slice_block(uint32_t v, const uint32_t *wt, uint32_t *ones,
+                                              uint32_t *twos, uint32_t *fours)
+{
+    uint32_t t0, t1, f0, f1, e, y0, y1;
+    BNN_SLICE_PAIR(v, wt, 0, y0, y1);
+    bnn_csa(&t0, ones, *ones, y0, y1);
+    BNN_SLICE_PAIR(v, wt, 2, y0, y1);
+    bnn_csa(&t1, ones, *ones, y0, y1);
+    bnn_csa(&f0, twos, *twos, t0, t1);
+    BNN_SLICE_PAIR(v, wt, 4, y0, y1);
+    bnn_csa(&t0, ones, *ones, y0, y1);
+    BNN_SLICE_PAIR(v, wt, 6, y0, y1);
+    bnn_csa(&t1, ones, *ones, y0, y1);
+    bnn_csa(&f1, twos, *twos, t0, t1);
+    bnn_csa(&e, fours, *fours, f0, f1);
+    return e; /* the block's carry of weight 8 */
+}
+
+/* The field: tap (ky, kx) is base[ky * row_step + kx * tap_step] (the input itself for interior
+ * pixels, else the gathered column). */
+static BNN_ALWAYS_INLINE uint32_t slice_run_bits(const uint32_t *base, int32_t row_step,
+                                                 int32_t tap_step, int32_t kh, int32_t kw,
+                                                 const uint32_t *wt, int32_t per_tap,
+                                                 const uint32_t *lim, int shallow)
+{
+    uint32_t ones = 0u, twos = 0u, fours = 0u, e8 = 0u, e16 = 0u, e32 = 0u, e64 = 0u, e128 = 0u;
+    uint32_t carries[BNN_SLICE_MAX_BLOCKS + 1], *cy = carries, lt, eq;
+    int32_t ky, kx, half, n;
+    /* the hot loop keeps only ones, twos and fours: each block's carry of weight 8 is stored
+     * (constant kh, kw unroll completely) */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 5
+#endif
+    for (ky = 0; ky < kh; ky++, base += row_step) {
+        const uint32_t *src = base;
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 5
+#endif
+        for (kx = 0; kx < kw; kx++, src += tap_step) {
+            uint32_t v = *src;
+            for (half = 0; half < per_tap; half++, wt += BNN_SLICE_BLOCK, v >>= BNN_SLICE_BLOCK)
+                *cy++ = slice_block(v, wt, &ones, &twos, &fours);
+        }
+    }
+    /* the carries, two at a time: a full adder into e8, its carry rippled above */
+    *cy = 0u;
+    n = (int32_t)(cy - carries);
+    for (cy = carries; n > 0; n -= 2, cy += 2) {
+        uint32_t c, d;
+        bnn_csa(&c, &e8, e8, cy[0], cy[1]);
+        d = e16 & c;
+        e16 ^= c;
+        c = e32 & d;
+        e32 ^= d;
+        if (shallow) {
+            e64 ^= c;
+        } else {
+            d = e64 & c;
+            e64 ^= c;
+            e128 ^= d;
+        }
+    }
+    /* pc < limit: lt collects the channels found "less", eq those still equal */
+    if (shallow) {
+        lt = ~e64 & lim[6];
+        eq = ~(e64 ^ lim[6]);
+    } else {
+        lt = ~e128 & lim[7];
+        eq = ~(e128 ^ lim[7]);
+        lt |= eq & ~e64 & lim[6];
+        eq &= ~(e64 ^ lim[6]);
+    }
+#define BNN_SLICE_CMP(plane, b)                                                                \
+    do {                                                                                       \
+        lt |= eq & ~(plane) & lim[b];                                                          \
+        eq &= ~((plane) ^ lim[b]);                                                             \
+    } while (0)
+    BNN_SLICE_CMP(e32, 5);
+    BNN_SLICE_CMP(e16, 4);
+    BNN_SLICE_CMP(e8, 3);
+    BNN_SLICE_CMP(fours, 2);
+    BNN_SLICE_CMP(twos, 1);
+#undef BNN_SLICE_CMP
+    return lt | (eq & ~ones & lim[0]);
+}
+
+/* Every output pixel of one run; the constants select the unrolled variants. */
+static BNN_ALWAYS_INLINE void slice_pixels(const bnn_bconv2d_params *p, const uint32_t *in,
+                                           int32_t g, const bnn_channel_run *run,
+                                           const uint32_t *wt, uint32_t *col,
+                                           const uint32_t *lim, int32_t per_tap, int shallow,
+                                           int32_t kh, int32_t kw, uint32_t *out)
+{
+    int32_t oh = bnn_bconv2d_out_h(p), ow = bnn_bconv2d_out_w(p), oy, ox;
+    int32_t wpp_out = bnn_words_per_pixel(p->out_c, p->out_pack_groups);
+    int32_t wpp_in = p->groups;
+    uint32_t keep = run->count == BNN_WORD_BITS ? 0xFFFFFFFFu : (1u << run->count) - 1u;
+    uint32_t *dst = out + run->word;
+    for (oy = 0; oy < oh; oy++) {
+        int32_t iy0 = oy * p->stride - p->padding;
+        int rows_in = iy0 >= 0 && iy0 + kh <= p->in_h;
+        for (ox = 0; ox < ow; ox++, dst += wpp_out) {
+            int32_t ix0 = ox * p->stride - p->padding;
+            uint32_t bits;
+            if (rows_in && ix0 >= 0 && ix0 + kw <= p->in_w) /* interior: read the input */
+                bits = slice_run_bits(in + (iy0 * p->in_w + ix0) * wpp_in + g,
+                                      p->in_w * wpp_in, wpp_in, kh, kw, wt, per_tap, lim,
+                                      shallow);
+            else {
+                bnn_conv_gather_column(p, in, oy, ox, g, 1, col, 1);
+                bits = slice_run_bits(col, kw, 1, kh, kw, wt, per_tap, lim, shallow);
+            }
+            *dst |= ((bits ^ run->invert) & keep) << run->shift;
+        }
+    }
+}
+
+/* One run over every output pixel on the bit-sliced path (scratch: slice_scratch_words). */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void slice_run(const bnn_bconv2d_params *p, const uint32_t *in, int32_t g,
+                      const bnn_channel_run *run, uint32_t *scratch, uint32_t *out)
+{
+    int32_t taps = p->kernel_h * p->kernel_w, lane = slice_lane(p), i, b;
+    int32_t per_tap = lane / BNN_SLICE_BLOCK;
+    int shallow = slice_bits(p) <= 126; /* pc and limit < 128: 7 planes */
+    uint32_t lim[8], *wt = scratch, *col = scratch + taps * lane;
+    /* limit[i] = -add[i] in [0, K + 1]: the output bit (before invert) is pc < limit */
+    for (b = 0; b < 8; b++) {
+        lim[b] = 0u;
+        for (i = 0; i < run->count; i++)
+            lim[b] |= (((uint32_t)-run->add[i] >> b) & 1u) << i;
+    }
+    slice_weights(p, run, wt);
+    if (per_tap == 1 && shallow && p->kernel_h == 3 && p->kernel_w == 3) /* e.g. a first layer */
+        slice_pixels(p, in, g, run, wt, col, lim, 1, 1, 3, 3, out);
+    else if (per_tap == 1)
+        slice_pixels(p, in, g, run, wt, col, lim, 1, shallow, p->kernel_h, p->kernel_w, out);
+    else
+        slice_pixels(p, in, g, run, wt, col, lim, 2, shallow, p->kernel_h, p->kernel_w, out);
+}
+
+/* ---- predicates: which path a geometry takes ------------------------------------------------ */
+
+static int shape_ok(const bnn_bconv2d_params *p)
+{
+    return p != 0 && p->kernel_h > 0 && p->kernel_w > 0 && p->in_c > 0 && p->groups > 0 &&
+           p->out_c > 0 && bnn_splits(p->in_c, p->groups) && bnn_splits(p->out_c, p->groups);
+}
+
+static int32_t field_words(const bnn_bconv2d_params *p)
+{
+    return p->kernel_h * p->kernel_w * bnn_words_per_group(p->in_c / p->groups);
+}
+
+int bnn_bconv2d_is_mve(const bnn_bconv2d_params *p)
+{
+#ifdef BNN_HAVE_MVE
+    return shape_ok(p) && field_words(p) <= BNN_MVE_MAX_WORDS;
+#else
+    (void)p;
+    return 0;
+#endif
+}
+
+int bnn_bconv2d_is_lanes(const bnn_bconv2d_params *p)
+{
+    return shape_ok(p) && dense_words(p) > 0;
+}
+
+/* Bit-sliced where the field is at most 16 channels per group (Wg = 1), its K bits fit the
+ * counter, its scratch fits the query (the lanes path's size), and it beats the lanes path by
+ * a cost model of the measured Cortex-M4 instruction counts per pixel and run: about 9 per input
+ * (8 or 16 per tap) + 70 against about (12 nd + 14) per output channel of the run. */
+int bnn_bconv2d_is_bitsliced(const bnn_bconv2d_params *p)
+{
+    int32_t k, nd, per_run;
+    if (!bnn_bconv2d_is_lanes(p))
+        return 0;
+    k = p->kernel_h * p->kernel_w * slice_lane(p); /* inputs, zeros included */
+    nd = dense_words(p);
+    per_run = p->out_c / p->groups;
+    if (per_run > BNN_WORD_BITS)
+        per_run = BNN_WORD_BITS;
+    return slice_bits(p) <= BNN_SLICE_MAX_BITS && k / BNN_SLICE_BLOCK <= BNN_SLICE_MAX_BLOCKS &&
+           slice_scratch_words(p) <= (BNN_DENSE_RUN_MAX + 1) * nd &&
+           9 * k + 70 < per_run * (12 * nd + 14);
+}
+
+int bnn_bconv2d_is_field9(const bnn_bconv2d_params *p)
+{
+    return shape_ok(p) && field_words(p) == 9;
+}
+
+int bnn_bconv2d_is_field18(const bnn_bconv2d_params *p)
+{
+    return shape_ok(p) && field_words(p) == 18;
+}
+
+bnn_bconv2d_path bnn_bconv2d_select_path(const bnn_bconv2d_params *p)
+{
+    if (bnn_bconv2d_is_mve(p))
+        return BNN_BCONV2D_PATH_MVE;
+    if (bnn_bconv2d_is_bitsliced(p))
+        return BNN_BCONV2D_PATH_BITSLICED;
+    if (bnn_bconv2d_is_lanes(p))
+        return BNN_BCONV2D_PATH_LANES;
+    if (bnn_bconv2d_is_field9(p))
+        return BNN_BCONV2D_PATH_FIELD9;
+    if (bnn_bconv2d_is_field18(p))
+        return BNN_BCONV2D_PATH_FIELD18;
+    return BNN_BCONV2D_PATH_WORDS;
+}
+
+const char *bnn_bconv2d_path_name(bnn_bconv2d_path path)
+{
+    switch (path) {
+    case BNN_BCONV2D_PATH_MVE: return "mve";
+    case BNN_BCONV2D_PATH_BITSLICED: return "bitsliced";
+    case BNN_BCONV2D_PATH_LANES: return "lanes";
+    case BNN_BCONV2D_PATH_FIELD9: return "field9";
+    case BNN_BCONV2D_PATH_FIELD18: return "field18";
+    case BNN_BCONV2D_PATH_WORDS: return "words";
+    }
+    return "?";
+}
+
+/* ---- the paths ------------------------------------------------------------------------------ */
+
+/* Common start of every path: arguments, scratch, output cleared (bits are ORed in). */
+static bnn_status start(const bnn_context *ctx, const bnn_bconv2d_params *p, const uint32_t *in,
+                        uint32_t *out, int fits)
+{
+    int32_t i, out_words;
     bnn_status st = check_bconv2d(p, in, out);
     if (st != BNN_OK)
         return st;
     if (ctx == 0 || ctx->buf == 0 || ctx->size < bnn_bconv2d_get_buffer_size(p))
         return BNN_ERR_BUFFER;
-    col = (uint32_t *)ctx->buf;
-    wg = bnn_words_per_group(p->in_c / p->groups);
-    n = p->kernel_h * p->kernel_w * wg;
-    nd = dense_words(p);
-    out_per_group = p->out_c / p->groups;
-    opg = p->out_c / p->out_pack_groups;
-    owg = bnn_words_per_group(opg);
-    k = p->kernel_h * p->kernel_w * (p->in_c / p->groups);
+    if (!fits)
+        return BNN_ERR_SHAPE;
     out_words = bnn_bconv2d_out_h(p) * bnn_bconv2d_out_w(p) *
                 bnn_words_per_pixel(p->out_c, p->out_pack_groups);
     for (i = 0; i < out_words; i++)
         out[i] = 0u;
-    for (g = 0; g < p->groups; g++) {
-        int32_t end = (g + 1) * out_per_group;
-        o = g * out_per_group;
-        while (o < end) {
+    return BNN_OK;
+}
+
+/* Runs of channels, group by group: calls body(run) for each run of up to 32 channels that
+ * share an output word (the loop of every path). */
+#define BNN_FOR_EACH_RUN(p, g, run, body)                                                      \
+    do {                                                                                       \
+        int32_t k_ = slice_bits(p), opg_ = (p)->out_c / (p)->out_pack_groups;                  \
+        int32_t owg_ = bnn_words_per_group(opg_), per_ = (p)->out_c / (p)->groups;             \
+        for ((g) = 0; (g) < (p)->groups; (g)++) {                                              \
+            int32_t o_ = (g) * per_, end_ = o_ + per_;                                         \
+            while (o_ < end_) {                                                                \
+                channel_run((p), k_, o_, end_, opg_, owg_, &(run));                            \
+                o_ += (run).count;                                                             \
+                body;                                                                          \
+            }                                                                                  \
+        }                                                                                      \
+    } while (0)
+
+/* Word-per-tap fields of n words (n constant where inlined into a path). */
+static BNN_ALWAYS_INLINE void conv_words(const bnn_bconv2d_params *p, const uint32_t *in,
+                                         int32_t n, uint32_t *col, uint32_t *out)
+{
+    int32_t g, wg = bnn_words_per_group(p->in_c / p->groups);
+    bnn_channel_run run;
+    BNN_FOR_EACH_RUN(p, g, run, conv_run(p, in, g, wg, n, &run, col, out));
+}
+
+bnn_status bnn_bconv2d_field9_opt(const bnn_context *ctx, const bnn_bconv2d_params *p,
+                                  const uint32_t *in, uint32_t *out)
+{
+    bnn_status st = start(ctx, p, in, out, bnn_bconv2d_is_field9(p));
+    if (st == BNN_OK)
+        conv_words(p, in, 9, (uint32_t *)ctx->buf, out);
+    return st;
+}
+
+bnn_status bnn_bconv2d_field18_opt(const bnn_context *ctx, const bnn_bconv2d_params *p,
+                                   const uint32_t *in, uint32_t *out)
+{
+    bnn_status st = start(ctx, p, in, out, bnn_bconv2d_is_field18(p));
+    if (st == BNN_OK)
+        conv_words(p, in, 18, (uint32_t *)ctx->buf, out);
+    return st;
+}
+
+bnn_status bnn_bconv2d_words_opt(const bnn_context *ctx, const bnn_bconv2d_params *p,
+                                 const uint32_t *in, uint32_t *out)
+{
+    bnn_status st = start(ctx, p, in, out, 1);
+    if (st == BNN_OK)
+        conv_words(p, in, field_words(p), (uint32_t *)ctx->buf, out);
+    return st;
+}
+
+bnn_status bnn_bconv2d_lanes_opt(const bnn_context *ctx, const bnn_bconv2d_params *p,
+                                 const uint32_t *in, uint32_t *out)
+{
+    int32_t g, nd;
+    bnn_channel_run run;
+    bnn_status st = start(ctx, p, in, out, bnn_bconv2d_is_lanes(p));
+    if (st != BNN_OK)
+        return st;
+    nd = dense_words(p);
+    BNN_FOR_EACH_RUN(p, g, run, dense_run(p, in, g, nd, &run, (uint32_t *)ctx->buf, out));
+    return BNN_OK;
+}
+
+bnn_status bnn_bconv2d_bitsliced_opt(const bnn_context *ctx, const bnn_bconv2d_params *p,
+                                     const uint32_t *in, uint32_t *out)
+{
+    int32_t g;
+    bnn_channel_run run;
+    bnn_status st = start(ctx, p, in, out, bnn_bconv2d_is_bitsliced(p));
+    if (st != BNN_OK)
+        return st;
+    BNN_FOR_EACH_RUN(p, g, run, slice_run(p, in, g, &run, (uint32_t *)ctx->buf, out));
+    return BNN_OK;
+}
+
+bnn_status bnn_bconv2d_mve_opt(const bnn_context *ctx, const bnn_bconv2d_params *p,
+                               const uint32_t *in, uint32_t *out)
+{
+    bnn_status st = start(ctx, p, in, out, bnn_bconv2d_is_mve(p));
 #ifdef BNN_HAVE_MVE
-            if (n <= BNN_MVE_MAX_WORDS) { /* 4 output pixels per vector */
+    if (st == BNN_OK) {
+        int32_t k = slice_bits(p), opg = p->out_c / p->out_pack_groups;
+        int32_t owg = bnn_words_per_group(opg), per = p->out_c / p->groups, g;
+        int32_t wg = bnn_words_per_group(p->in_c / p->groups), n = field_words(p);
+        for (g = 0; g < p->groups; g++) {
+            int32_t o = g * per, end = o + per;
+            while (o < end) { /* up to BNN_MVE_RUNS runs share each gather of 4 pixels */
                 bnn_channel_run runs[BNN_MVE_RUNS];
                 int32_t r;
                 for (r = 0; r < BNN_MVE_RUNS && o < end; o += runs[r++].count)
                     channel_run(p, k, o, end, opg, owg, &runs[r]);
                 bnn_conv_runs_mve(p, in, g, wg, n, runs, r, out);
-                continue;
-            }
-#endif
-            channel_run(p, k, o, end, opg, owg, &run);
-            o += run.count;
-            if (nd > 0) { /* dense fields */
-                dense_run(p, in, g, nd, &run, col, out);
-                continue;
-            }
-            switch (n) {
-            case 9:
-                conv_run(p, in, g, wg, 9, &run, col, out);
-                break;
-            case 18:
-                conv_run(p, in, g, wg, 18, &run, col, out);
-                break;
-            default:
-                conv_run(p, in, g, wg, n, &run, col, out);
-                break;
             }
         }
     }
-    return BNN_OK;
+#else
+    (void)st; /* the predicate is false without Helium: st is BNN_ERR_SHAPE or an argument error */
+#endif
+    return st;
+}
+
+/*
+ * Optimized: dispatches on the geometry, CMSIS-NN style, to the first path whose predicate holds
+ * (bnn_bconv2d_select_path): Helium vectors, bit-sliced few-channel fields, dense lanes, the
+ * fixed 9- and 18-word networks, else word-per-tap fields of any size. Every path takes the
+ * output channels in runs of up to 32 that share one output word; for each run the thresholds
+ * become one addend per channel (threshold_add) and an invert mask.
+ */
+bnn_status bnn_bconv2d_opt(const bnn_context *ctx, const bnn_bconv2d_params *p,
+                           const uint32_t *in, uint32_t *out)
+{
+    bnn_status st = check_bconv2d(p, in, out);
+    if (st != BNN_OK)
+        return st;
+    switch (bnn_bconv2d_select_path(p)) {
+    case BNN_BCONV2D_PATH_MVE: return bnn_bconv2d_mve_opt(ctx, p, in, out);
+    case BNN_BCONV2D_PATH_BITSLICED: return bnn_bconv2d_bitsliced_opt(ctx, p, in, out);
+    case BNN_BCONV2D_PATH_LANES: return bnn_bconv2d_lanes_opt(ctx, p, in, out);
+    case BNN_BCONV2D_PATH_FIELD9: return bnn_bconv2d_field9_opt(ctx, p, in, out);
+    case BNN_BCONV2D_PATH_FIELD18: return bnn_bconv2d_field18_opt(ctx, p, in, out);
+    case BNN_BCONV2D_PATH_WORDS: break;
+    }
+    return bnn_bconv2d_words_opt(ctx, p, in, out);
 }
 
 bnn_status bnn_bconv2d(const bnn_context *ctx, const bnn_bconv2d_params *p, const uint32_t *in,
