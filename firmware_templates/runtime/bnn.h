@@ -96,6 +96,13 @@ typedef struct {
 bnn_status bnn_thermometer_ref(const bnn_thermometer_params *p, const uint8_t *in, uint32_t *out);
 bnn_status bnn_thermometer_opt(const bnn_thermometer_params *p, const uint8_t *in, uint32_t *out);
 bnn_status bnn_thermometer(const bnn_thermometer_params *p, const uint8_t *in, uint32_t *out);
+/* Fast path of bnn_thermometer_opt: at most 8 planes, one output word per pixel (all channels in
+ * one packing group of <= 32 bits, or one group per channel) and at least 64 pixels: a 256-byte
+ * table per channel on the stack, one load per pixel. Returns BNN_ERR_SHAPE where its predicate
+ * bnn_thermometer_is_table() does not hold. */
+int bnn_thermometer_is_table(const bnn_thermometer_params *p);
+bnn_status bnn_thermometer_table_opt(const bnn_thermometer_params *p, const uint8_t *in,
+                                     uint32_t *out);
 
 /* ------------------------------------------------------------------------------------------
  * Binary 2-D convolution with a threshold (folded BatchNorm + sign) output.

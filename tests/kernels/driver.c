@@ -6,7 +6,7 @@
  *           xor_popcount | bconv2d_paths (the conv's path choice: output words = the selected
  *           bnn_bconv2d_path, then the predicates mve, bitsliced, lanes, field9, field18)
  *   VARIANT ref | opt | wrapper, or for bconv2d one fast path called directly:
- *           mve | bitsliced | lanes | field9 | field18 | words
+ *           mve | bitsliced | lanes | field9 | field18 | words; for thermometer: table
  * Cases file, little-endian int32 unless said: for each case
  *   nparams, params[nparams] (the last one is the number of output words),
  *   narrays, then per array: nbytes, bytes (padded to a multiple of 4).
@@ -83,7 +83,8 @@ static void need(const test_case *tc, int32_t nparams, int32_t narrays)
 }
 
 typedef enum {
-    REF, OPT, WRAPPER, PATH_MVE, PATH_BITSLICED, PATH_LANES, PATH_FIELD9, PATH_FIELD18, PATH_WORDS
+    REF, OPT, WRAPPER, PATH_MVE, PATH_BITSLICED, PATH_LANES, PATH_FIELD9, PATH_FIELD18, PATH_WORDS,
+    PATH_TABLE
 } variant;
 
 typedef bnn_status (*conv_fn)(const bnn_context *, const bnn_bconv2d_params *, const uint32_t *,
@@ -99,6 +100,8 @@ static bnn_status run_thermometer(const test_case *tc, variant v, void *out)
     p.thresholds = (const uint16_t *)tc->arrays[0];
     if (v == REF) return bnn_thermometer_ref(&p, (const uint8_t *)tc->arrays[1], (uint32_t *)out);
     if (v == OPT) return bnn_thermometer_opt(&p, (const uint8_t *)tc->arrays[1], (uint32_t *)out);
+    if (v == PATH_TABLE)
+        return bnn_thermometer_table_opt(&p, (const uint8_t *)tc->arrays[1], (uint32_t *)out);
     return bnn_thermometer(&p, (const uint8_t *)tc->arrays[1], (uint32_t *)out);
 }
 
@@ -251,6 +254,7 @@ static variant find_variant(const char *name)
     if (strcmp(name, "field9") == 0) return PATH_FIELD9;
     if (strcmp(name, "field18") == 0) return PATH_FIELD18;
     if (strcmp(name, "words") == 0) return PATH_WORDS;
+    if (strcmp(name, "table") == 0) return PATH_TABLE;
     die("unknown variant");
     return REF;
 }
