@@ -270,6 +270,28 @@ def baseline_runtime(work: Path) -> Path:
     return dest
 
 
+def weight_words_streamed(layer, path: str) -> int:
+    """Weight words a layer call reads from flash (model of the kernels' access pattern, not a
+    measurement): the word-per-tap conv paths read every output channel's field weights once per
+    output pixel (Helium: once per block of 4 pixels); lanes and bitsliced copy each weight word
+    into the RAM scratch once per call; dense layers read every row once; the thermometer its
+    thresholds once (as uint16, counted in words); pools have none."""
+    if isinstance(layer, ir.BConv2d):
+        oh, ow, oc = layer.out_shape
+        kh, kw = layer.kernel
+        n = kh * kw * ((layer.in_shape[2] // layer.groups + 31) // 32)
+        if path in ("lanes", "bitsliced"):
+            return oc * n
+        if path == "mve":
+            return -(-oh * ow // 4) * oc * n
+        return oh * ow * oc * n
+    if isinstance(layer, ir.BDense):
+        return int(np.asarray(layer.weights).size)
+    if isinstance(layer, ir.Thermometer):
+        return -(-int(np.asarray(layer.thresholds).size) // 2)
+    return 0
+
+
 def _model_record(board, run_now, run_before, cases: list) -> dict:
     now = _check_run(board, run_now, cases, ("opt",))
     before = _check_run(board, run_before, cases, ("opt",))
@@ -278,6 +300,7 @@ def _model_record(board, run_now, run_before, cases: list) -> dict:
         n, b = (int(c[(case.name, "opt")]["instructions"]) for c in (now, before))
         row = {"kind": case.kind, "instructions": n, "instructions_before": b,
                "path": now[(case.name, "opt")].get("path", "-")}
+        row["weight_words_streamed"] = weight_words_streamed(layer, row["path"])
         if getattr(layer, "macs", 0):
             row["macs"] = layer.macs
             row["macs_per_instruction"] = round(layer.macs / n, 3)
@@ -291,6 +314,7 @@ def _model_record(board, run_now, run_before, cases: list) -> dict:
     total_before = sum(r["instructions_before"] for r in layers.values())
     macs = sum(getattr(layer, "macs", 0) for _, layer, *_ in cases)
     return {"layers": layers, "instructions": total, "instructions_before": total_before,
+            "weight_words_streamed": sum(r["weight_words_streamed"] for r in layers.values()),
             "macs": macs, "macs_per_instruction": round(macs / total, 3),
             "macs_per_instruction_before": round(macs / total_before, 3)}
 
