@@ -370,7 +370,7 @@ def run_kernels(boards: tuple[str, ...] = BOARDS, out: Path = RESULTS_DIR / "ker
         "seed": SEED,
         "baseline_runtime": BASELINE_REV,
         "model": {"note": "the default model's layers (configs/fashion_glt.yaml topology after "
-                          "pruning; random weights, seed MODEL_SEED), one call each, chained "
+                          f"pruning; random weights, seed {MODEL_SEED}), one call each, chained "
                           "inputs; whole model = sum of the layer calls",
                   "layers": [{"name": c.name, "kind": c.kind, "in_shape": list(c.in_shape),
                               "binary_macs": getattr(layer, "macs", 0)}
