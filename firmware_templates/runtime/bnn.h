@@ -144,12 +144,14 @@ bnn_status bnn_bconv2d(const bnn_context *ctx, const bnn_bconv2d_params *p,
  * predicate holds (bnn_bconv2d_select_path); each path can also be called directly with the same
  * arguments and scratch, and then returns BNN_ERR_SHAPE when its predicate does not hold
  * (after the argument and scratch checks of bnn_bconv2d_opt). n = kernel_h*kernel_w*Wg below.
+ *   bitsliced  one word per tap (at most 32 channels per group; 16 in Helium builds), at most
+ *              36 blocks of 8 inputs (taps * 8, 16 or 32) and K = kh*kw*cg <= 510: a word holds
+ *              the 32 output channels of a run; each input bit is broadcast against the run's
+ *              transposed weights (re-laid out once per run, by 32x32 bit transposes, into the
+ *              scratch where the queried size leaves room, else into a 1152-byte stack buffer)
+ *              and the 32 counts grow in bit-sliced carry-save planes; the threshold is a
+ *              bit-sliced compare. Taken where its cost model beats the path that would run.
  *   mve        Helium builds (Cortex-M55), n <= 36: 4 output pixels per vector.
- *   bitsliced  at most 16 channels per group (e.g. a first layer on thermometer planes): a word
- *              holds the 32 output channels of a run; each input bit is broadcast against the
- *              run's transposed weights (re-laid out into the scratch once per run) and the 32
- *              counts grow in bit-sliced carry-save planes. Taken where its cost model beats
- *              lanes and K = kh*kw*cg <= 254.
  *   lanes      at most 16 channels per group: each tap's bits in a power-of-two lane, fewer
  *              field words than taps.
  *   field9     n = 9 (3x3, 17-32 channels per group): a fixed carry-save network.

@@ -332,47 +332,59 @@ static void dense_run(const bnn_bconv2d_params *p, const uint32_t *in, int32_t g
 
 /* ---- bit-sliced path: a word holds the 32 output channels of a run ------------------------- */
 
-/* Each tap's cg <= 16 input bits take one block of 8 (cg <= 8) or two (cg <= 16) inputs. */
+/* Each tap's cg <= 32 input bits take 1 (cg <= 8), 2 (cg <= 16) or 4 blocks of 8 inputs. */
 #define BNN_SLICE_BLOCK 8
-/* Largest K = kh*kw*cg: a channel's count and its limit (<= K + 1) fit the 8 counter planes. */
-#define BNN_SLICE_MAX_BLOCKS 32 /* blocks of 8 inputs per field (taps * 1 or 2) */
-#define BNN_SLICE_MAX_BITS 254
+/* Blocks of a field: at most 3x3 taps of 32 inputs (a 3x3 conv with 17-32 channels per group). */
+#define BNN_SLICE_MAX_BLOCKS 36
+/* Largest K = kh*kw*cg: a channel's count and its limit (<= K + 1) fit 9 counter planes. */
+#define BNN_SLICE_MAX_BITS 510
+/* Transposed weights kept on the stack where the scratch query is too small (cg > 16). */
+#define BNN_SLICE_STACK_WORDS (BNN_SLICE_MAX_BLOCKS * BNN_SLICE_BLOCK)
 
 static int32_t slice_bits(const bnn_bconv2d_params *p)
 {
     return p->kernel_h * p->kernel_w * (p->in_c / p->groups);
 }
 
-/* Inputs per tap: 8 or 16 (the tap's cg bits, then zeros). */
+/* Inputs per tap: 8, 16 or 32 (the tap's cg bits, then zeros). */
 static int32_t slice_lane(const bnn_bconv2d_params *p)
 {
-    return p->in_c / p->groups <= BNN_SLICE_BLOCK ? BNN_SLICE_BLOCK : 2 * BNN_SLICE_BLOCK;
+    int32_t cg = p->in_c / p->groups;
+    return cg <= BNN_SLICE_BLOCK ? BNN_SLICE_BLOCK : cg <= 16 ? 16 : BNN_WORD_BITS;
 }
 
-/* Scratch words of the bit-sliced path: the run's transposed weights (a word per input), then
- * the gathered field (a word per tap). */
-static int32_t slice_scratch_words(const bnn_bconv2d_params *p)
+/* Words of the run's transposed weights: one per input (taps * lane). */
+static int32_t slice_weight_words(const bnn_bconv2d_params *p)
 {
-    int32_t taps = p->kernel_h * p->kernel_w;
-    return taps * slice_lane(p) + taps;
+    return p->kernel_h * p->kernel_w * slice_lane(p);
+}
+
+/* a[i] bit j <-> a[j] bit i: a 32x32 bit-matrix transpose in 5 rounds of block swaps. */
+static void transpose32(uint32_t *a)
+{
+    uint32_t m = 0x0000FFFFu;
+    int32_t j, k;
+    for (j = 16; j != 0; j >>= 1, m ^= m << j) {
+        for (k = 0; k < BNN_WORD_BITS; k = (k + j + 1) & ~j) {
+            uint32_t t = ((a[k] >> j) ^ a[k + j]) & m;
+            a[k + j] ^= t;
+            a[k] ^= t << j;
+        }
+    }
 }
 
 /* Transposed weights of a run: word t*lane + j holds bit j of tap t of channel first + i at
- * bit i (0 for j >= cg). */
+ * bit i (0 for j >= cg: the input's padding bits are 0 too). One 32x32 transpose per tap. */
 static void slice_weights(const bnn_bconv2d_params *p, const bnn_channel_run *run, uint32_t *wt)
 {
-    int32_t cg = p->in_c / p->groups, taps = p->kernel_h * p->kernel_w, lane = slice_lane(p);
-    int32_t i, t, j;
-    for (i = 0; i < taps * lane; i++)
-        wt[i] = 0u;
-    for (i = 0; i < run->count; i++) {
-        const uint32_t *w = p->weights + (run->first + i) * taps;
-        for (t = 0; t < taps; t++) {
-            uint32_t word = w[t];
-            uint32_t *dst = wt + t * lane;
-            for (j = 0; j < cg; j++)
-                dst[j] |= ((word >> j) & 1u) << i;
-        }
+    int32_t taps = p->kernel_h * p->kernel_w, lane = slice_lane(p), i, t;
+    uint32_t block[BNN_WORD_BITS];
+    for (t = 0; t < taps; t++) {
+        for (i = 0; i < BNN_WORD_BITS; i++)
+            block[i] = i < run->count ? p->weights[(run->first + i) * taps + t] : 0u;
+        transpose32(block);
+        for (i = 0; i < lane; i++)
+            wt[t * lane + i] = block[i];
     }
 }
 
@@ -388,15 +400,8 @@ static void slice_weights(const bnn_bconv2d_params *p, const bnn_channel_run *ru
         (y1) = w1_ ^ BNN_BIT_MASK(v, (j) + 1);                                                 \
     } while (0)
 
-/*
- * Output bits of a run (before invert) for one gathered field col (a word per tap): every input
- * bit is broadcast to a mask and XORed with its transposed weight word (bit i: channel
- * first + i), so the 32 channels count in parallel. Each block of 8 inputs goes through a
- * Harley-Seal network (7 carry-save adders) into the ones / twos / fours planes; its carry of
- * weight 8 is kept and the carries are added into the planes above at the end (4 of them when
- * `shallow`: K <= 126, else 5). The planes are then pc in binary, one bit position per channel, and
- * pc < limit is decided from the most significant plane down against the limit's planes lim.
- */
+/* Inputs 8*s .. 8*s + 7 of v (bits), the Harley-Seal network of a block: 7 carry-save adders
+ * into ones, twos, fours; returns the block's carry of weight 8. */
 static BNN_ALWAYS_INLINE uint32_t slice_block(uint32_t v, const uint32_t *wt, uint32_t *ones,
                                               uint32_t *twos, uint32_t *fours)
 {
@@ -412,21 +417,32 @@ static BNN_ALWAYS_INLINE uint32_t slice_block(uint32_t v, const uint32_t *wt, ui
     bnn_csa(&t1, ones, *ones, y0, y1);
     bnn_csa(&f1, twos, *twos, t0, t1);
     bnn_csa(&e, fours, *fours, f0, f1);
-    return e; /* the block's carry of weight 8 */
+    return e;
 }
 
-/* The field: tap (ky, kx) is base[ky * row_step + kx * tap_step] (the input itself for interior
- * pixels, else the gathered column). */
+/*
+ * Output bits of a run (before invert) for one field: every input bit is broadcast to a mask
+ * and XORed with its transposed weight word (bit i: channel first + i), so the 32 channels count
+ * in parallel. Each block of 8 inputs goes through slice_block into the ones / twos / fours
+ * planes; the blocks' carries of weight 8 are kept and added into the planes above at the end.
+ * The planes are then pc in binary, one bit position per channel, and pc < limit is decided from
+ * the most significant plane down against the limit's planes lim. `planes` (7, 8 or 9, constant
+ * where inlined) bounds pc and the limit: K <= 2^planes - 2.
+ * The field: tap (ky, kx) is base[ky * row_step + kx * tap_step] (the input itself for interior
+ * pixels, else the gathered column).
+ */
 static BNN_ALWAYS_INLINE uint32_t slice_run_bits(const uint32_t *base, int32_t row_step,
                                                  int32_t tap_step, int32_t kh, int32_t kw,
                                                  const uint32_t *wt, int32_t per_tap,
-                                                 const uint32_t *lim, int shallow)
+                                                 const uint32_t *lim, int32_t planes)
 {
-    uint32_t ones = 0u, twos = 0u, fours = 0u, e8 = 0u, e16 = 0u, e32 = 0u, e64 = 0u, e128 = 0u;
+    uint32_t ones = 0u, twos = 0u, fours = 0u;
+    uint32_t e8 = 0u, e16 = 0u, e32 = 0u, e64 = 0u, e128 = 0u, e256 = 0u;
     uint32_t carries[BNN_SLICE_MAX_BLOCKS + 1], *cy = carries, lt, eq;
-    int32_t ky, kx, half, n;
-    /* the hot loop keeps only ones, twos and fours: each block's carry of weight 8 is stored
-     * (constant kh, kw unroll completely) */
+    int32_t ky, kx, s, n;
+    /* the hot loop keeps only ones, twos and fours (and e8 for 16-bit or wider taps, whose
+     * pairs of blocks meet in one more adder): only the carries of weight 8 (one tap of 8
+     * inputs) or 16 (wider taps) are stored; constant kh, kw and per_tap unroll */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC unroll 5
 #endif
@@ -437,43 +453,64 @@ static BNN_ALWAYS_INLINE uint32_t slice_run_bits(const uint32_t *base, int32_t r
 #endif
         for (kx = 0; kx < kw; kx++, src += tap_step) {
             uint32_t v = *src;
-            for (half = 0; half < per_tap; half++, wt += BNN_SLICE_BLOCK, v >>= BNN_SLICE_BLOCK)
+            if (per_tap == 1) {
                 *cy++ = slice_block(v, wt, &ones, &twos, &fours);
+                wt += BNN_SLICE_BLOCK;
+                continue;
+            }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 2
+#endif
+            for (s = 0; s < per_tap; s += 2, wt += 2 * BNN_SLICE_BLOCK) {
+                uint32_t c0 = slice_block(v >> (BNN_SLICE_BLOCK * s), wt, &ones, &twos, &fours);
+                uint32_t c1 = slice_block(v >> (BNN_SLICE_BLOCK * (s + 1)), wt + BNN_SLICE_BLOCK,
+                                          &ones, &twos, &fours);
+                bnn_csa(cy++, &e8, e8, c0, c1);
+            }
         }
     }
-    /* the carries, two at a time: a full adder into e8, its carry rippled above */
+    /* the carries, two at a time: a full adder into the lowest plane they reach, its carry
+     * rippled above (planes e8.. for 8-input taps, e16.. for wider ones) */
     *cy = 0u;
     n = (int32_t)(cy - carries);
     for (cy = carries; n > 0; n -= 2, cy += 2) {
         uint32_t c, d;
-        bnn_csa(&c, &e8, e8, cy[0], cy[1]);
-        d = e16 & c;
-        e16 ^= c;
+        if (per_tap == 1) {
+            bnn_csa(&c, &e8, e8, cy[0], cy[1]);
+            d = e16 & c;
+            e16 ^= c;
+        } else {
+            bnn_csa(&d, &e16, e16, cy[0], cy[1]);
+        }
         c = e32 & d;
         e32 ^= d;
-        if (shallow) {
+        if (planes == 7) {
             e64 ^= c;
         } else {
             d = e64 & c;
             e64 ^= c;
-            e128 ^= d;
+            if (planes == 8) {
+                e128 ^= d;
+            } else {
+                c = e128 & d;
+                e128 ^= d;
+                e256 ^= c;
+            }
         }
     }
     /* pc < limit: lt collects the channels found "less", eq those still equal */
-    if (shallow) {
-        lt = ~e64 & lim[6];
-        eq = ~(e64 ^ lim[6]);
-    } else {
-        lt = ~e128 & lim[7];
-        eq = ~(e128 ^ lim[7]);
-        lt |= eq & ~e64 & lim[6];
-        eq &= ~(e64 ^ lim[6]);
-    }
+    lt = 0u;
+    eq = 0xFFFFFFFFu;
 #define BNN_SLICE_CMP(plane, b)                                                                \
     do {                                                                                       \
         lt |= eq & ~(plane) & lim[b];                                                          \
         eq &= ~((plane) ^ lim[b]);                                                             \
     } while (0)
+    if (planes >= 9)
+        BNN_SLICE_CMP(e256, 8);
+    if (planes >= 8)
+        BNN_SLICE_CMP(e128, 7);
+    BNN_SLICE_CMP(e64, 6);
     BNN_SLICE_CMP(e32, 5);
     BNN_SLICE_CMP(e16, 4);
     BNN_SLICE_CMP(e8, 3);
@@ -487,7 +524,7 @@ static BNN_ALWAYS_INLINE uint32_t slice_run_bits(const uint32_t *base, int32_t r
 static BNN_ALWAYS_INLINE void slice_pixels(const bnn_bconv2d_params *p, const uint32_t *in,
                                            int32_t g, const bnn_channel_run *run,
                                            const uint32_t *wt, uint32_t *col,
-                                           const uint32_t *lim, int32_t per_tap, int shallow,
+                                           const uint32_t *lim, int32_t per_tap, int32_t planes,
                                            int32_t kh, int32_t kw, uint32_t *out)
 {
     int32_t oh = bnn_bconv2d_out_h(p), ow = bnn_bconv2d_out_w(p), oy, ox;
@@ -504,40 +541,59 @@ static BNN_ALWAYS_INLINE void slice_pixels(const bnn_bconv2d_params *p, const ui
             if (rows_in && ix0 >= 0 && ix0 + kw <= p->in_w) /* interior: read the input */
                 bits = slice_run_bits(in + (iy0 * p->in_w + ix0) * wpp_in + g,
                                       p->in_w * wpp_in, wpp_in, kh, kw, wt, per_tap, lim,
-                                      shallow);
+                                      planes);
             else {
                 bnn_conv_gather_column(p, in, oy, ox, g, 1, col, 1);
-                bits = slice_run_bits(col, kw, 1, kh, kw, wt, per_tap, lim, shallow);
+                bits = slice_run_bits(col, kw, 1, kh, kw, wt, per_tap, lim, planes);
             }
             *dst |= ((bits ^ run->invert) & keep) << run->shift;
         }
     }
 }
 
-/* One run over every output pixel on the bit-sliced path (scratch: slice_scratch_words). */
+/* One run over every output pixel on the bit-sliced path: wt holds slice_weight_words() words,
+ * col kh*kw words. */
+static void slice_run_with(const bnn_bconv2d_params *p, const uint32_t *in, int32_t g,
+                           const bnn_channel_run *run, uint32_t *wt, uint32_t *col,
+                           uint32_t *out)
+{
+    int32_t per_tap = slice_lane(p) / BNN_SLICE_BLOCK, k = slice_bits(p), i;
+    int32_t planes = k <= 126 ? 7 : k <= 254 ? 8 : 9; /* pc and limit < 2^planes */
+    int three = p->kernel_h == 3 && p->kernel_w == 3;
+    uint32_t lim[BNN_WORD_BITS];
+    /* limit[i] = -add[i] in [0, K + 1] (the output bit before invert is pc < limit); its
+     * planes lim[b], bit i for channel first + i, by the same transpose */
+    for (i = 0; i < BNN_WORD_BITS; i++)
+        lim[i] = i < run->count ? (uint32_t)-run->add[i] : 0u;
+    transpose32(lim);
+    slice_weights(p, run, wt);
+    if (three && per_tap == 1 && planes == 7) /* e.g. a first layer on 8 thermometer planes */
+        slice_pixels(p, in, g, run, wt, col, lim, 1, 7, 3, 3, out);
+    else if (three && per_tap == 4 && planes == 9) /* 3x3, 17-32 channels per group */
+        slice_pixels(p, in, g, run, wt, col, lim, 4, 9, 3, 3, out);
+    else
+        slice_pixels(p, in, g, run, wt, col, lim, per_tap, 9, p->kernel_h, p->kernel_w, out);
+}
+
+/* The transposed weights in the scratch (after the column) where the query leaves room. */
 #if defined(__GNUC__)
 __attribute__((noinline))
 #endif
 static void slice_run(const bnn_bconv2d_params *p, const uint32_t *in, int32_t g,
                       const bnn_channel_run *run, uint32_t *scratch, uint32_t *out)
 {
-    int32_t taps = p->kernel_h * p->kernel_w, lane = slice_lane(p), i, b;
-    int32_t per_tap = lane / BNN_SLICE_BLOCK;
-    int shallow = slice_bits(p) <= 126; /* pc and limit < 128: 7 planes */
-    uint32_t lim[8], *wt = scratch, *col = scratch + taps * lane;
-    /* limit[i] = -add[i] in [0, K + 1]: the output bit (before invert) is pc < limit */
-    for (b = 0; b < 8; b++) {
-        lim[b] = 0u;
-        for (i = 0; i < run->count; i++)
-            lim[b] |= (((uint32_t)-run->add[i] >> b) & 1u) << i;
-    }
-    slice_weights(p, run, wt);
-    if (per_tap == 1 && shallow && p->kernel_h == 3 && p->kernel_w == 3) /* e.g. a first layer */
-        slice_pixels(p, in, g, run, wt, col, lim, 1, 1, 3, 3, out);
-    else if (per_tap == 1)
-        slice_pixels(p, in, g, run, wt, col, lim, 1, shallow, p->kernel_h, p->kernel_w, out);
-    else
-        slice_pixels(p, in, g, run, wt, col, lim, 2, shallow, p->kernel_h, p->kernel_w, out);
+    slice_run_with(p, in, g, run, scratch + p->kernel_h * p->kernel_w, scratch, out);
+}
+
+/* Else on the stack (1152 bytes; cg > 16, where the query holds one field only). */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void slice_run_stack(const bnn_bconv2d_params *p, const uint32_t *in, int32_t g,
+                            const bnn_channel_run *run, uint32_t *scratch, uint32_t *out)
+{
+    uint32_t wt[BNN_SLICE_STACK_WORDS];
+    slice_run_with(p, in, g, run, wt, scratch, out);
 }
 
 /* ---- predicates: which path a geometry takes ------------------------------------------------ */
@@ -568,23 +624,33 @@ int bnn_bconv2d_is_lanes(const bnn_bconv2d_params *p)
     return shape_ok(p) && dense_words(p) > 0;
 }
 
-/* Bit-sliced where the field is at most 16 channels per group (Wg = 1), its K bits fit the
- * counter, its scratch fits the query (the lanes path's size), and it beats the lanes path by
- * a cost model of the measured Cortex-M4 instruction counts per pixel and run: about 9 per input
- * (8 or 16 per tap) + 70 against about (12 nd + 14) per output channel of the run. */
+/* Bit-sliced where the field is one word per tap (at most 32 channels per group; on Helium
+ * builds at most 16, above that the vector path wins), at most 36 blocks of 8 inputs and
+ * K <= 510, and where it beats the path that would run otherwise by a cost model of measured
+ * Cortex-M4 instruction counts per pixel and run: about 8 per input (8, 16 or 32 per tap) + 100,
+ * against about 12 nd + 14 (lanes) or 8 n + 20 (word-per-tap networks) per output channel. */
 int bnn_bconv2d_is_bitsliced(const bnn_bconv2d_params *p)
 {
-    int32_t k, nd, per_run;
-    if (!bnn_bconv2d_is_lanes(p))
+    int32_t cg, taps, kin, per_run, nd, other;
+    if (!shape_ok(p))
         return 0;
-    k = p->kernel_h * p->kernel_w * slice_lane(p); /* inputs, zeros included */
-    nd = dense_words(p);
+    cg = p->in_c / p->groups;
+#ifdef BNN_HAVE_MVE
+    if (cg > 16)
+        return 0;
+#endif
+    if (cg > BNN_WORD_BITS)
+        return 0;
+    taps = p->kernel_h * p->kernel_w;
+    kin = slice_weight_words(p);
+    if (kin / BNN_SLICE_BLOCK > BNN_SLICE_MAX_BLOCKS || slice_bits(p) > BNN_SLICE_MAX_BITS)
+        return 0;
     per_run = p->out_c / p->groups;
     if (per_run > BNN_WORD_BITS)
         per_run = BNN_WORD_BITS;
-    return slice_bits(p) <= BNN_SLICE_MAX_BITS && k / BNN_SLICE_BLOCK <= BNN_SLICE_MAX_BLOCKS &&
-           slice_scratch_words(p) <= (BNN_DENSE_RUN_MAX + 1) * nd &&
-           9 * k + 70 < per_run * (12 * nd + 14);
+    nd = dense_words(p);
+    other = nd > 0 ? 12 * nd + 14 : 8 * taps + 20;
+    return 8 * kin + 100 < per_run * other;
 }
 
 int bnn_bconv2d_is_field9(const bnn_bconv2d_params *p)
@@ -599,10 +665,10 @@ int bnn_bconv2d_is_field18(const bnn_bconv2d_params *p)
 
 bnn_bconv2d_path bnn_bconv2d_select_path(const bnn_bconv2d_params *p)
 {
-    if (bnn_bconv2d_is_mve(p))
-        return BNN_BCONV2D_PATH_MVE;
     if (bnn_bconv2d_is_bitsliced(p))
         return BNN_BCONV2D_PATH_BITSLICED;
+    if (bnn_bconv2d_is_mve(p))
+        return BNN_BCONV2D_PATH_MVE;
     if (bnn_bconv2d_is_lanes(p))
         return BNN_BCONV2D_PATH_LANES;
     if (bnn_bconv2d_is_field9(p))
@@ -717,9 +783,16 @@ bnn_status bnn_bconv2d_bitsliced_opt(const bnn_context *ctx, const bnn_bconv2d_p
     int32_t g;
     bnn_channel_run run;
     bnn_status st = start(ctx, p, in, out, bnn_bconv2d_is_bitsliced(p));
+    int in_scratch;
     if (st != BNN_OK)
         return st;
-    BNN_FOR_EACH_RUN(p, g, run, slice_run(p, in, g, &run, (uint32_t *)ctx->buf, out));
+    /* the transposed weights go after the column where the queried size leaves room */
+    in_scratch = bnn_bconv2d_get_buffer_size(p) / (int32_t)sizeof(uint32_t) >=
+                 p->kernel_h * p->kernel_w + slice_weight_words(p);
+    if (in_scratch)
+        BNN_FOR_EACH_RUN(p, g, run, slice_run(p, in, g, &run, (uint32_t *)ctx->buf, out));
+    else
+        BNN_FOR_EACH_RUN(p, g, run, slice_run_stack(p, in, g, &run, (uint32_t *)ctx->buf, out));
     return BNN_OK;
 }
 
@@ -751,7 +824,7 @@ bnn_status bnn_bconv2d_mve_opt(const bnn_context *ctx, const bnn_bconv2d_params 
 
 /*
  * Optimized: dispatches on the geometry, CMSIS-NN style, to the first path whose predicate holds
- * (bnn_bconv2d_select_path): Helium vectors, bit-sliced few-channel fields, dense lanes, the
+ * (bnn_bconv2d_select_path): bit-sliced fields of one word per tap, Helium vectors, dense lanes, the
  * fixed 9- and 18-word networks, else word-per-tap fields of any size. Every path takes the
  * output channels in runs of up to 32 that share one output word; for each run the thresholds
  * become one addend per channel (threshold_add) and an invert mask.
@@ -763,8 +836,8 @@ bnn_status bnn_bconv2d_opt(const bnn_context *ctx, const bnn_bconv2d_params *p,
     if (st != BNN_OK)
         return st;
     switch (bnn_bconv2d_select_path(p)) {
-    case BNN_BCONV2D_PATH_MVE: return bnn_bconv2d_mve_opt(ctx, p, in, out);
     case BNN_BCONV2D_PATH_BITSLICED: return bnn_bconv2d_bitsliced_opt(ctx, p, in, out);
+    case BNN_BCONV2D_PATH_MVE: return bnn_bconv2d_mve_opt(ctx, p, in, out);
     case BNN_BCONV2D_PATH_LANES: return bnn_bconv2d_lanes_opt(ctx, p, in, out);
     case BNN_BCONV2D_PATH_FIELD9: return bnn_bconv2d_field9_opt(ctx, p, in, out);
     case BNN_BCONV2D_PATH_FIELD18: return bnn_bconv2d_field18_opt(ctx, p, in, out);

@@ -5,8 +5,9 @@ and a path function (bnn_bconv2d_<path>_opt). Here every path function runs on e
 its predicate holds it must match the oracle exactly, elsewhere it must refuse with
 BNN_ERR_SHAPE (and write nothing out of bounds: the driver runs under ASan/UBSan). The cases are
 the seeded random bconv2d cases plus geometries at each path's boundaries (channels per group
-around 16/17, 32/33, 64/65; K = kh*kw*cg around the bit-sliced limit of 254; runs of 1 and 33
-channels; odd channel counts, so padding bits are in play).
+around 8/9, 16/17, 32/33, 64/65; K = kh*kw*cg around the bit-sliced plane limits 126/254 and
+the 36-block limit; runs of 1 and 33 channels; odd channel counts, so padding bits are in
+play).
 """
 from functools import lru_cache
 
@@ -18,7 +19,8 @@ from kernel_harness import BNN_ERR_SHAPE, BNN_OK, Case, run_cases
 
 SEED = 20261130
 RANDOM_CASES = 300
-PATHS = ("mve", "bitsliced", "lanes", "field9", "field18", "words")
+PATHS = ("mve", "bitsliced", "lanes", "field9", "field18", "words")  # bnn_bconv2d_path values
+ORDER = ("bitsliced", "mve", "lanes", "field9", "field18", "words")  # the dispatch order
 # (in_shape, out_c, kernel, stride, padding, groups)
 BOUNDARY = [
     ((28, 28, 8), 32, 3, 1, 1, 1),    # the default model's first layer: bitsliced, K = 72
@@ -31,9 +33,13 @@ BOUNDARY = [
     ((5, 5, 9), 1, 3, 1, 1, 1),       # one output channel: lanes by the cost model
     ((6, 6, 2), 4, (1, 3), 1, 1, 2),  # groups 2, cg = 1, non-square kernel
     ((6, 6, 15), 45, 3, 1, 1, 3),     # groups 3, cg = 5
-    ((6, 6, 17), 8, 3, 1, 1, 1),      # cg = 17: field9
-    ((14, 14, 32), 64, 3, 1, 1, 1),   # the default model's conv2: field9
-    ((7, 7, 64), 192, 3, 1, 1, 2),    # the default model's conv4: field9, groups 2
+    ((6, 6, 17), 8, 3, 1, 1, 1),      # cg = 17, 8 channels: field9 by the cost model
+    ((6, 6, 17), 40, 3, 1, 1, 1),     # cg = 17, 40 channels: bitsliced (32 inputs a tap), K = 153
+    ((5, 4, 20), 32, (3, 1), 1, 1, 1),  # cg = 20, non-square: bitsliced
+    ((4, 4, 32), 36, 1, 1, 0, 1),     # 1x1, cg = 32: bitsliced, K = 32
+    ((6, 6, 24), 32, 5, 1, 2, 1),     # 5x5 cg = 24: 100 blocks > 36, not bitsliced
+    ((14, 14, 32), 64, 3, 1, 1, 1),   # the default model's conv2: bitsliced, K = 288 (9 planes)
+    ((7, 7, 64), 192, 3, 1, 1, 2),    # the default model's conv4: bitsliced, groups 2
     ((6, 5, 31), 33, 3, 2, 1, 1),     # field9, odd channels, stride 2
     ((6, 6, 33), 16, 3, 1, 1, 1),     # cg = 33: field18
     ((6, 6, 64), 40, 3, 1, 0, 1),     # field18, no padding
@@ -70,9 +76,8 @@ def path_choices(driver, tmp_path_factory):
 
 def test_select_path_is_the_first_predicate_that_holds(path_choices):
     for selected, preds in path_choices:
-        assert PATHS[selected] == next(p for p in PATHS if preds[p])
+        assert PATHS[selected] == next(p for p in ORDER if preds[p])
         assert not preds["mve"]  # the host has no Helium
-        assert not preds["bitsliced"] or preds["lanes"]
 
 
 def test_every_scalar_path_is_taken(path_choices):
