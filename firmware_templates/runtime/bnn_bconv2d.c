@@ -624,11 +624,23 @@ int bnn_bconv2d_is_lanes(const bnn_bconv2d_params *p)
     return shape_ok(p) && dense_words(p) > 0;
 }
 
+/* Cost model of the path choice: instructions per pixel and run, measured on Cortex-M4 (Thumb-2:
+ * SBFX, LDRD) and Cortex-M0 (v6-M: neither, so the bit-sliced inputs cost more). */
+#if defined(__arm__) && !defined(__thumb2__)
+#define BNN_COST_SLICE_INPUT 19 /* per input of the bit-sliced path */
+#define BNN_COST_WORDS_N 15     /* per field word and channel on the word-per-tap paths */
+#define BNN_COST_LANES_ND 24    /* per dense word and channel on the lanes path */
+#else
+#define BNN_COST_SLICE_INPUT 8
+#define BNN_COST_WORDS_N 8
+#define BNN_COST_LANES_ND 12
+#endif
+
 /* Bit-sliced where the field is one word per tap (at most 32 channels per group; on Helium
  * builds at most 16, above that the vector path wins), at most 36 blocks of 8 inputs and
- * K <= 510, and where it beats the path that would run otherwise by a cost model of measured
- * Cortex-M4 instruction counts per pixel and run: about 8 per input (8, 16 or 32 per tap) + 100,
- * against about 12 nd + 14 (lanes) or 8 n + 20 (word-per-tap networks) per output channel. */
+ * K <= 510, and where it beats the path that would run otherwise by the cost model: about
+ * BNN_COST_SLICE_INPUT per input (8, 16 or 32 per tap) + 100, against about
+ * BNN_COST_LANES_ND nd + 14 (lanes) or BNN_COST_WORDS_N n + 20 (word-per-tap) per channel. */
 int bnn_bconv2d_is_bitsliced(const bnn_bconv2d_params *p)
 {
     int32_t cg, taps, kin, per_run, nd, other;
@@ -649,8 +661,8 @@ int bnn_bconv2d_is_bitsliced(const bnn_bconv2d_params *p)
     if (per_run > BNN_WORD_BITS)
         per_run = BNN_WORD_BITS;
     nd = dense_words(p);
-    other = nd > 0 ? 12 * nd + 14 : 8 * taps + 20;
-    return 8 * kin + 100 < per_run * other;
+    other = nd > 0 ? BNN_COST_LANES_ND * nd + 14 : BNN_COST_WORDS_N * taps + 20;
+    return BNN_COST_SLICE_INPUT * kin + 100 < per_run * other;
 }
 
 int bnn_bconv2d_is_field9(const bnn_bconv2d_params *p)

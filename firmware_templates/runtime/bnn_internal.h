@@ -356,6 +356,10 @@ static BNN_ALWAYS_INLINE int32_t bnn_xor_popcount_18(const uint32_t *a, const ui
 static BNN_ALWAYS_INLINE int32_t bnn_xor_popcount_row(const uint32_t *a, const uint32_t *b,
                                                       int32_t n)
 {
+#if defined(__arm__) && !defined(__thumb2__)
+    /* v6-M (Cortex-M0): no LDRD and 8 low registers; the 8-word blocks spill less */
+    return bnn_xor_popcount_inline(a, b, n);
+#else
     uint32_t ones = 0u, twos = 0u, fours = 0u, eights = 0u, total = 0u;
     for (; n >= 16; n -= 16, a += 16, b += 16) {
         uint32_t y0, y1, t0, t1, f0, f1, e0, e1, s;
@@ -405,6 +409,7 @@ static BNN_ALWAYS_INLINE int32_t bnn_xor_popcount_row(const uint32_t *a, const u
         }
         return (int32_t)(16u * total) + bnn_counter_total(&c);
     }
+#endif
 }
 
 /* ---- shared by bnn_bconv2d.c and its Helium version bnn_bconv2d_mve.c ---- */
