@@ -195,6 +195,13 @@ static void channel_run(const bnn_bconv2d_params *p, int32_t k, int32_t o, int32
     }
 }
 
+/* Whether an expression is a compile-time constant (after inlining). */
+#if defined(__GNUC__)
+#define BNN_IS_CONSTANT(x) __builtin_constant_p(x)
+#else
+#define BNN_IS_CONSTANT(x) 0
+#endif
+
 /* The run's output bits for one gathered column, bit i for channel first + i. Each bit is
  * shifted in at the top of a register. Always inlined so that a constant n unrolls the
  * popcount completely. */
@@ -211,11 +218,12 @@ static BNN_ALWAYS_INLINE uint32_t run_bits(const uint32_t *col, const uint32_t *
          * without LDRD, the plain loads fare better without this) */
         BNN_IN_REGISTER(c);
 #endif
-        pc = n == 3   ? bnn_xor_popcount_3(c, w)
-             : n == 9  ? bnn_xor_popcount_9(c, w)
-             : n == 18 ? bnn_xor_popcount_18(c, w)
-             : n <= 31 ? bnn_xor_popcount_small(c, w, n)
-                       : bnn_xor_popcount_inline(c, w, n);
+        /* the fixed networks only for a constant n: a run-time n costs one compare */
+        pc = BNN_IS_CONSTANT(n) && n == 3    ? bnn_xor_popcount_3(c, w)
+             : BNN_IS_CONSTANT(n) && n == 9  ? bnn_xor_popcount_9(c, w)
+             : BNN_IS_CONSTANT(n) && n == 18 ? bnn_xor_popcount_18(c, w)
+             : n <= 31                       ? bnn_xor_popcount_small(c, w, n)
+                                             : bnn_xor_popcount_inline(c, w, n);
         bits = (bits >> 1) | ((uint32_t)(pc + *add) & 0x80000000u);
     }
     return (bits >> (BNN_WORD_BITS - run->count)) ^ run->invert;
@@ -260,9 +268,9 @@ static void dense_weights(const uint32_t *src, int32_t taps, int32_t cg, uint32_
         *dst = acc;
 }
 
-/* The dense receptive field of output pixel (oy, ox) in group g (Wg = 1), `b`-bit lanes from bit
- * 0 of col[0] on: tap (ky, kx) in lane ky*kw + kx, 0 (+1) for padded taps. With b = cg the taps
- * are packed without gaps (a tap may then straddle two words). */
+/* The dense receptive field of output pixel (oy, ox) in group g (Wg = 1), `b`-bit lanes (b a
+ * power of two) from bit 0 of col[0] on: tap (ky, kx) in lane ky*kw + kx, 0 (+1) for padded
+ * taps. */
 static void dense_gather(const bnn_bconv2d_params *p, const uint32_t *in, int32_t oy, int32_t ox,
                          int32_t g, int32_t b, uint32_t mask, uint32_t *col)
 {
@@ -275,15 +283,13 @@ static void dense_gather(const bnn_bconv2d_params *p, const uint32_t *in, int32_
         int row_in = iy >= 0 && iy < p->in_h;
         for (kx = 0; kx < p->kernel_w; kx++) {
             int32_t ix = ix0 + kx;
-            uint32_t v = 0u;
             if (row_in && ix >= 0 && ix < p->in_w)
-                v = in[(iy * p->in_w + ix) * wpp_in + g] & mask;
-            acc |= v << sh;
+                acc |= (in[(iy * p->in_w + ix) * wpp_in + g] & mask) << sh;
             sh += b;
-            if (sh >= BNN_WORD_BITS) {
+            if (sh == BNN_WORD_BITS) {
                 *col++ = acc;
-                sh -= BNN_WORD_BITS;
-                acc = sh ? v >> (b - sh) : 0u; /* the part of a straddling tap */
+                acc = 0u;
+                sh = 0;
             }
         }
     }
@@ -784,9 +790,13 @@ bnn_status bnn_bconv2d_words_opt(const bnn_context *ctx, const bnn_bconv2d_param
                                  const uint32_t *in, uint32_t *out)
 {
     bnn_status st = start(ctx, p, in, out, 1);
-    if (st == BNN_OK)
+    if (st != BNN_OK)
+        return st;
+    if (field_words(p) == 4) /* e.g. a 1x1 conv of 97-128 channels per group: unrolled */
+        conv_words(p, in, 4, (uint32_t *)ctx->buf, out);
+    else
         conv_words(p, in, field_words(p), (uint32_t *)ctx->buf, out);
-    return st;
+    return BNN_OK;
 }
 
 bnn_status bnn_bconv2d_lanes_opt(const bnn_context *ctx, const bnn_bconv2d_params *p,
