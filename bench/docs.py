@@ -44,6 +44,16 @@ def _kernel_target(kernels: dict | None, board: str, goal: float, what: str) -> 
             kernels["date"]]
 
 
+def _model_target(kernels: dict | None, board: str, goal: int, what: str) -> list:
+    label = f"default model's layers, whole model, {what} ({board}, bench kernels)"
+    entry = next((b for b in (kernels or {}).get("boards", []) if b["board"] == board), None)
+    if entry is None or "model" not in entry:
+        return [label, f"<= {goal:,} instructions", "-", _verdict(None), "-"]
+    value = entry["model"]["instructions"]
+    return [label, f"<= {goal:,} instructions", f"{value:,}", _verdict(value <= goal),
+            kernels["date"]]
+
+
 def _ram_target(e2e: dict | None, agreement: dict | None) -> list:
     label = "default model firmware RAM (static incl. arena + stack high-water), mps2-an386"
     goal = f"<= {RAM_GOAL} bytes (32 KiB)"
@@ -94,6 +104,8 @@ def _glt_target(accuracy: dict | None) -> list:
 def targets_section(res: dict) -> str:
     rows = [_kernel_target(res["kernels"], M4_BOARD, 4.0, "Cortex-M4"),
             _kernel_target(res["kernels"], M55_BOARD, 12.0, "Cortex-M55 with Helium"),
+            _model_target(res["kernels"], M4_BOARD, 2_800_000, "Cortex-M4"),
+            _model_target(res["kernels"], M55_BOARD, 1_000_000, "Cortex-M55 with Helium"),
             _ram_target(res["e2e"], res["agreement"]),
             _full_accuracy_target(res["accuracy"]),
             _glt_target(res["accuracy"])]
