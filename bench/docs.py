@@ -44,6 +44,16 @@ def _kernel_target(kernels: dict | None, board: str, goal: float, what: str) -> 
             kernels["date"]]
 
 
+def _model_target(kernels: dict | None, board: str, goal: int, what: str) -> list:
+    label = f"default model's layers, whole model, {what} ({board}, bench kernels)"
+    entry = next((b for b in (kernels or {}).get("boards", []) if b["board"] == board), None)
+    if entry is None or "model" not in entry:
+        return [label, f"<= {goal:,} instructions", "-", _verdict(None), "-"]
+    value = entry["model"]["instructions"]
+    return [label, f"<= {goal:,} instructions", f"{value:,}", _verdict(value <= goal),
+            kernels["date"]]
+
+
 def _ram_target(e2e: dict | None, agreement: dict | None) -> list:
     label = "default model firmware RAM (static incl. arena + stack high-water), mps2-an386"
     goal = f"<= {RAM_GOAL} bytes (32 KiB)"
@@ -94,6 +104,8 @@ def _glt_target(accuracy: dict | None) -> list:
 def targets_section(res: dict) -> str:
     rows = [_kernel_target(res["kernels"], M4_BOARD, 4.0, "Cortex-M4"),
             _kernel_target(res["kernels"], M55_BOARD, 12.0, "Cortex-M55 with Helium"),
+            _model_target(res["kernels"], M4_BOARD, 2_800_000, "Cortex-M4"),
+            _model_target(res["kernels"], M55_BOARD, 1_000_000, "Cortex-M55 with Helium"),
             _ram_target(res["e2e"], res["agreement"]),
             _full_accuracy_target(res["accuracy"]),
             _glt_target(res["accuracy"])]
@@ -126,7 +138,47 @@ def kernels_section(k: dict | None) -> str:
             + _table(header, rows)
             + "\n\nBenchmark firmware memory (bytes; one output buffer shared by all cases):\n\n"
             + _table(["board", "flash", "flash budget", "RAM reserved (incl. stack)",
-                      "RAM budget", "stack used"], mem))
+                      "RAM budget", "stack used"], mem)
+            + model_kernels_section(k))
+
+
+def _model_cell(row: dict) -> str:
+    before, now = row["instructions_before"], row["instructions"]
+    text = f"{before:,} → {now:,}"
+    if "macs_per_instruction" in row:
+        text += f" ({row['macs_per_instruction_before']:.2f} → {row['macs_per_instruction']:.2f})"
+    elif "instructions_per_pixel" in row:
+        text += (f" ({row['instructions_per_pixel_before']:.1f} → "
+                 f"{row['instructions_per_pixel']:.1f}/px)")
+    return text
+
+
+def model_kernels_section(k: dict) -> str:
+    """The default model's own layers per board, before (the baseline runtime) and after."""
+    boards = [b for b in k["boards"] if "model" in b]
+    if not boards or "model" not in k:
+        return ""
+    header = ["layer", "binary MACs"] + [f"{b['board']} ({b['cpu']})" for b in boards]
+    rows = []
+    for layer in k["model"]["layers"]:
+        name = layer["name"]
+        paths = {b["model"]["layers"][name]["path"] for b in boards} - {"-"}
+        label = name + (f" [{', '.join(sorted(paths))}]" if paths else "")
+        rows.append([label, f"{layer['binary_macs']:,}" if layer["binary_macs"] else "-",
+                     *[_model_cell(b["model"]["layers"][name]) for b in boards]])
+    rows.append(["**whole model**", f"{boards[0]['model']['macs']:,}",
+                 *[f"**{b['model']['instructions_before']:,} → {b['model']['instructions']:,}** "
+                   f"({b['model']['macs_per_instruction_before']:.2f} → "
+                   f"{b['model']['macs_per_instruction']:.2f})" for b in boards]])
+    if all("weight_words_streamed" in b["model"] for b in boards):
+        rows.append(["weight words read from flash per inference (access model, this runtime)",
+                     "-", *[f"{b['model']['weight_words_streamed']:,}" for b in boards]])
+    return ("\n\n### The default model's layers, before → after\n\n"
+            f"{k['model']['note']}. Cells: executed instructions with the runtime of "
+            f"{k['baseline_runtime']} → with this runtime (binary MACs per instruction, or "
+            "instructions per pixel for the thermometer), one call each, outputs checked against "
+            "the oracle in QEMU. [path]: the conv fast path bnn_bconv2d_opt took "
+            "(bnn_bconv2d_select_path).\n\n" + _table(header, rows))
 
 
 def agreement_section(a: dict | None) -> str:

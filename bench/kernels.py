@@ -1,5 +1,8 @@
 """Kernel benchmark: binary MACs per executed instruction of bconv2d and bdense, reference and
-optimized, on every emulated Cortex-M board (QEMU exact instruction counts, not cycles).
+optimized, on every emulated Cortex-M board (QEMU exact instruction counts, not cycles), and the
+default model's own layers (:data:`MODEL`), each layer and the whole model, measured with this
+runtime and with the runtime of :data:`BASELINE_REV` (before the fast paths of issue "Faster
+whole-model inference on Cortex-M"), so every run shows before and after.
 
 One firmware per board holds every case of :data:`CASES` (random layer, random input and the
 oracle's output for it, all seeded) and ``bench/kernels_main.c``; it calls each kernel once
@@ -20,6 +23,7 @@ from pipeline import boards as boards_mod
 from pipeline import build, emulate, ir, reference
 from pipeline import random_ir as R
 from pipeline.render import c_array, c_ident, conv_scratch_bytes
+import subprocess
 
 from . import RESULTS_DIR, ROOT, WORK_DIR, BenchError, machine, today, write_json
 
@@ -29,6 +33,8 @@ OPT_LEVEL = "-O2"  # what the deploy build uses
 SEED = 2024
 RUNTIME_DIR = ROOT / "firmware_templates" / "runtime"
 HARNESS = (ROOT / "bench" / "kernels_main.c", ROOT / "bench" / "bench_cases.h")
+# The runtime before the per-geometry fast paths: the model's layers are measured with it too.
+BASELINE_REV = "9a40851"
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,47 @@ CASES = (
     Case("dense_1152to10", "bdense_output", (3, 3, 128), 10, note="output layer, int32 logits"),
     Case("dense_4096to256", "bdense_hidden", (4, 4, 256), 256, note="hidden layer"),
 )
+
+
+# The default model's geometry (configs/fashion_glt.yaml after pruning to < 1 Mbit, as
+# `make deploy` lowers it): name, layer maker, output packing groups (those the next layer reads).
+# Weights and thresholds are random: the kernels' instruction counts do not depend on them.
+MODEL_SEED = 7
+MODEL_IMAGE = (28, 28, 1)
+
+
+def model_layers(rng: np.random.Generator) -> list[tuple[object, int]]:
+    """(layer, out_pack_groups) of the default model topology, in order."""
+    return [
+        (R.random_thermometer(rng, MODEL_IMAGE, 8, "thresholds", name="thermometer"), 1),
+        (R.random_bconv2d(rng, (28, 28, 8), 32, 3, 1, 1, 1, name="conv0"), 1),
+        (R.random_bmaxpool2d((28, 28, 32), 2, 2, 1, name="pool1"), 1),
+        (R.random_bconv2d(rng, (14, 14, 32), 64, 3, 1, 1, 1, name="conv2"), 2),
+        (R.random_bmaxpool2d((14, 14, 64), 2, 2, 2, name="pool3"), 2),
+        (R.random_bconv2d(rng, (7, 7, 64), 192, 3, 1, 1, 2, name="conv4"), 1),
+        (R.random_bmaxpool2d((7, 7, 192), 2, 2, 1, name="pool5"), 1),
+        (R.random_bdense(rng, (3, 3, 192), 512, output=False, name="dense6"), 1),
+        (R.random_bdense(rng, (1, 1, 512), 10, output=True, name="output"), 1),
+    ]
+
+
+def model_cases() -> list[tuple["Case", object, np.ndarray, np.ndarray, int]]:
+    """One case per layer, chained: each layer's input is the oracle's output of the one before
+    on a random image. Items: (case, layer, input, expected words, out_pack_groups)."""
+    rng = np.random.default_rng(MODEL_SEED)
+    x = R.random_images(MODEL_SEED, 1, MODEL_IMAGE)
+    cases = []
+    for layer, groups in model_layers(rng):
+        kind = {"thermometer": "thermometer", "bconv2d": "bconv2d", "bmaxpool2d": "bmaxpool2d",
+                "bdense": "bdense_output" if getattr(layer, "output", False) else "bdense_hidden"
+                }[layer.kind]
+        y = reference.apply_layer(layer, x, groups)
+        want = np.ascontiguousarray(y[0], dtype=y.dtype)
+        want = want.view(np.uint32).reshape(-1) if want.dtype == np.int32 else want.reshape(-1)
+        case = Case(layer.name, kind, tuple(layer.in_shape), 0, note="default model")
+        cases.append((case, layer, x[0], want.astype(np.uint32), groups))
+        x = y
+    return cases
 
 
 # --- cases: layer, input and the oracle's output ------------------------------------------------
@@ -87,7 +134,7 @@ def _array(ctype: str, name: str, values: np.ndarray, fmt: str = "d") -> str:
     return f"static const {ctype} {name}[{len(values)}] = {{\n{c_array(values, fmt)}\n}};\n"
 
 
-def _conv_c(ident: str, layer: ir.BConv2d) -> str:
+def _conv_c(ident: str, layer: ir.BConv2d, out_groups: int = 1) -> str:
     h, w, c = layer.in_shape
     kh, kw = layer.kernel
     return (_array("uint32_t", f"{ident}_w", layer.weights, "x")
@@ -95,10 +142,36 @@ def _conv_c(ident: str, layer: ir.BConv2d) -> str:
             + _array("uint8_t", f"{ident}_flip", layer.flip)
             + f"static const bnn_bconv2d_params {ident}_p = {{{h}, {w}, {c}, "
               f"{layer.out_channels}, {kh}, {kw}, {layer.stride}, {layer.padding}, "
-              f"{layer.groups}, 1, {ident}_w, {ident}_th, {ident}_flip}};\n")
+              f"{layer.groups}, {out_groups}, {ident}_w, {ident}_th, {ident}_flip}};\n")
 
 
-def _dense_c(ident: str, layer: ir.BDense) -> str:
+def _thermometer_c(ident: str, layer: ir.Thermometer, out_groups: int) -> str:
+    h, w, c = layer.in_shape
+    mode = {"thresholds": "BNN_THERMO_THRESHOLDS", "base2": "BNN_THERMO_BASE2"}[layer.mode]
+    th = np.asarray(layer.thresholds).reshape(-1)
+    text = _array("uint16_t", f"{ident}_t", th) if th.size else ""
+    return text + (f"static const bnn_thermometer_params {ident}_p = {{{h}, {w}, {c}, "
+                   f"{layer.planes}, {mode}, {f'{ident}_t' if th.size else '0'}, "
+                   f"{out_groups}}};\n")
+
+
+def _pool_c(ident: str, layer: ir.BMaxPool2d) -> str:
+    h, w, c = layer.in_shape
+    return (f"static const bnn_bmaxpool2d_params {ident}_p = {{{h}, {w}, {c}, {layer.kernel}, "
+            f"{layer.stride}, {layer.in_pack_groups}}};\n")
+
+
+def _layer_c(ident: str, layer, out_groups: int) -> str:
+    if isinstance(layer, ir.BConv2d):
+        return _conv_c(ident, layer, out_groups)
+    if isinstance(layer, ir.Thermometer):
+        return _thermometer_c(ident, layer, out_groups)
+    if isinstance(layer, ir.BMaxPool2d):
+        return _pool_c(ident, layer)
+    return _dense_c(ident, layer, out_groups)
+
+
+def _dense_c(ident: str, layer: ir.BDense, out_groups: int = 1) -> str:
     h, w, c = layer.in_shape
     head = f"{h}, {w}, {c}, {layer.in_pack_groups}, {layer.out_features}"
     text = _array("uint32_t", f"{ident}_w", layer.weights, "x")
@@ -109,29 +182,36 @@ def _dense_c(ident: str, layer: ir.BDense) -> str:
                   f"{ident}_mult, {ident}_bias}};\n")
     return (text + _array("int32_t", f"{ident}_th", layer.threshold)
             + _array("uint8_t", f"{ident}_flip", layer.flip)
-            + f"static const bnn_bdense_hidden_params {ident}_p = {{{head}, 1, {ident}_w, "
+            + f"static const bnn_bdense_hidden_params {ident}_p = {{{head}, {out_groups}, {ident}_w, "
               f"{ident}_th, {ident}_flip}};\n")
 
 
-def _table_entry(case: Case, ident: str, n_words: int) -> str:
-    kind = {"bconv2d": "BENCH_BCONV2D", "bdense_hidden": "BENCH_BDENSE_HIDDEN",
-            "bdense_output": "BENCH_BDENSE_OUTPUT"}[case.kind]
-    ptrs = [f"&{ident}_p" if case.kind == k else "0"
-            for k in ("bconv2d", "bdense_hidden", "bdense_output")]
-    return (f'    {{"{case.name}", {kind}, {", ".join(ptrs)}, {ident}_in, {ident}_out, '
-            f"{n_words}}},")
+KINDS = ("bconv2d", "bdense_hidden", "bdense_output", "thermometer", "bmaxpool2d")
 
 
-def write_case_sources(work: Path, cases: list[tuple[Case, object, np.ndarray, np.ndarray]]) -> None:
-    """bench_cases.c (layers, inputs, expected outputs, the case table) and bench_sizes.h."""
+def _table_entry(case: Case, ident: str, n_words: int, variants: tuple[str, ...]) -> str:
+    kind = "BENCH_" + case.kind.upper()
+    ptrs = [f"&{ident}_p" if case.kind == k else "0" for k in KINDS]
+    image = case.kind == "thermometer"
+    mask = " | ".join(f"BENCH_{v.upper()}" for v in variants)
+    return (f'    {{"{case.name}", {kind}, {", ".join(ptrs)}, {"0" if image else ident + "_in"}, '
+            f'{ident + "_in" if image else "0"}, {ident}_out, {n_words}, {mask}}},')
+
+
+def write_case_sources(work: Path, cases: list, variants: tuple[str, ...] = VARIANTS) -> None:
+    """bench_cases.c (layers, inputs, expected outputs, the case table) and bench_sizes.h.
+    cases: (case, layer, input, expected words[, out_pack_groups])."""
     body, table = ['/* generated by bench/kernels.py: do not edit */', '#include "bench_cases.h"'], []
     out_max, scratch_max = 1, 4
-    for case, layer, x, want in cases:
+    for case, layer, x, want, *rest in cases:
         ident = c_ident(case.name)
-        body.append(_conv_c(ident, layer) if isinstance(layer, ir.BConv2d) else _dense_c(ident, layer))
-        body.append(_array("uint32_t", f"{ident}_in", x, "x"))
+        body.append(_layer_c(ident, layer, rest[0] if rest else 1))
+        if case.kind == "thermometer":
+            body.append(_array("uint8_t", f"{ident}_in", x))
+        else:
+            body.append(_array("uint32_t", f"{ident}_in", x, "x"))
         body.append(_array("uint32_t", f"{ident}_out", want, "x"))
-        table.append(_table_entry(case, ident, len(want)))
+        table.append(_table_entry(case, ident, len(want), variants))
         out_max = max(out_max, len(want))
         if isinstance(layer, ir.BConv2d):
             scratch_max = max(scratch_max, conv_scratch_bytes(layer))
@@ -146,31 +226,116 @@ def write_case_sources(work: Path, cases: list[tuple[Case, object, np.ndarray, n
 
 # --- build, run, collect ------------------------------------------------------------------------
 
-def run_board(board_name: str, cases: list, work: Path) -> dict:
-    """Build and run the benchmark firmware on one board; returns its JSON record."""
-    board = boards_mod.load_board(board_name)
-    src = work / board_name / "src"
+def _build_and_run(board, cases: list, work: Path, runtime: Path, variants: tuple[str, ...],
+                   paths: bool):
+    """Build one benchmark firmware (cases + runtime) for board in work and run it in QEMU."""
+    src = work / "src"
     shutil.rmtree(src, ignore_errors=True)
     src.mkdir(parents=True)
     for f in HARNESS:
         shutil.copyfile(f, src / f.name)
-    write_case_sources(src, cases)
-    sources = [src / "kernels_main.c", src / "bench_cases.c", *sorted(RUNTIME_DIR.glob("*.c"))]
-    result = build.build_firmware(board, sources, [src, RUNTIME_DIR], work / board_name,
-                                  opt=OPT_LEVEL)
+    write_case_sources(src, cases, variants)
+    sources = [src / "kernels_main.c", src / "bench_cases.c", *sorted(runtime.glob("*.c"))]
+    result = build.build_firmware(board, sources, [src, runtime], work, opt=OPT_LEVEL,
+                                  defines={"BENCH_PATHS": "1"} if paths else {})
     run = emulate.run_firmware(board, result.elf, timeout_s=600)
-    (work / board_name / "qemu.log").write_text(run.output)
-    return _board_record(board, result.size, run, cases)
+    (work / "qemu.log").write_text(run.output)
+    return result, run
+
+
+def _check_run(board, run, cases: list, variants: tuple[str, ...]) -> dict:
+    calls = {(r["case"], r["variant"]): r for r in run.find("kernel")}
+    failed = [f"{c}/{v} (status {r['status']})" for (c, v), r in calls.items() if r["match"] != "1"]
+    missing = [f"{c.name}/{v}" for c, *_ in cases for v in variants if (c.name, v) not in calls]
+    if failed or missing or run.exit_code != 0:
+        raise BenchError(f"{board.name}: kernel output differs from the oracle or the call "
+                         f"failed for {failed + missing} (exit {run.exit_code}); no numbers "
+                         "are reported for a wrong kernel")
+    return calls
+
+
+def baseline_runtime(work: Path) -> Path:
+    """The runtime folder of BASELINE_REV, exported from git into work/baseline_runtime."""
+    dest = work / "baseline_runtime"
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    listing = subprocess.run(["git", "-C", str(ROOT), "ls-tree", "--name-only", BASELINE_REV,
+                              "firmware_templates/runtime/"], check=True, capture_output=True,
+                             text=True).stdout.split()
+    for path in listing:
+        if path.endswith((".c", ".h")):
+            text = subprocess.run(["git", "-C", str(ROOT), "show", f"{BASELINE_REV}:{path}"],
+                                  check=True, capture_output=True).stdout
+            (dest / Path(path).name).write_bytes(text)
+    return dest
+
+
+def weight_words_streamed(layer, path: str) -> int:
+    """Weight words a layer call reads from flash (model of the kernels' access pattern, not a
+    measurement): the word-per-tap conv paths read every output channel's field weights once per
+    output pixel (Helium: once per block of 4 pixels); lanes and bitsliced copy each weight word
+    into the RAM scratch once per call; dense layers read every row once; the thermometer its
+    thresholds once (as uint16, counted in words); pools have none."""
+    if isinstance(layer, ir.BConv2d):
+        oh, ow, oc = layer.out_shape
+        kh, kw = layer.kernel
+        n = kh * kw * ((layer.in_shape[2] // layer.groups + 31) // 32)
+        if path in ("lanes", "bitsliced"):
+            return oc * n
+        if path == "mve":
+            return -(-oh * ow // 4) * oc * n
+        return oh * ow * oc * n
+    if isinstance(layer, ir.BDense):
+        return int(np.asarray(layer.weights).size)
+    if isinstance(layer, ir.Thermometer):
+        return -(-int(np.asarray(layer.thresholds).size) // 2)
+    return 0
+
+
+def _model_record(board, run_now, run_before, cases: list) -> dict:
+    now = _check_run(board, run_now, cases, ("opt",))
+    before = _check_run(board, run_before, cases, ("opt",))
+    layers = {}
+    for case, layer, _, want, _ in cases:
+        n, b = (int(c[(case.name, "opt")]["instructions"]) for c in (now, before))
+        row = {"kind": case.kind, "instructions": n, "instructions_before": b,
+               "path": now[(case.name, "opt")].get("path", "-")}
+        row["weight_words_streamed"] = weight_words_streamed(layer, row["path"])
+        if getattr(layer, "macs", 0):
+            row["macs"] = layer.macs
+            row["macs_per_instruction"] = round(layer.macs / n, 3)
+            row["macs_per_instruction_before"] = round(layer.macs / b, 3)
+        if case.kind == "thermometer":
+            pixels = layer.in_shape[0] * layer.in_shape[1]
+            row["instructions_per_pixel"] = round(n / pixels, 2)
+            row["instructions_per_pixel_before"] = round(b / pixels, 2)
+        layers[case.name] = row
+    total = sum(r["instructions"] for r in layers.values())
+    total_before = sum(r["instructions_before"] for r in layers.values())
+    macs = sum(getattr(layer, "macs", 0) for _, layer, *_ in cases)
+    return {"layers": layers, "instructions": total, "instructions_before": total_before,
+            "weight_words_streamed": sum(r["weight_words_streamed"] for r in layers.values()),
+            "macs": macs, "macs_per_instruction": round(macs / total, 3),
+            "macs_per_instruction_before": round(macs / total_before, 3)}
+
+
+def run_board(board_name: str, cases: list, work: Path, model: list | None = None,
+              baseline: Path | None = None) -> dict:
+    """Build and run the benchmark firmware(s) on one board; returns its JSON record."""
+    board = boards_mod.load_board(board_name)
+    result, run = _build_and_run(board, cases, work / board_name, RUNTIME_DIR, VARIANTS, True)
+    record = _board_record(board, result.size, run, cases)
+    if model:
+        _, now = _build_and_run(board, model, work / board_name / "model", RUNTIME_DIR,
+                                ("opt",), True)
+        _, before = _build_and_run(board, model, work / board_name / "model_before",
+                                   baseline, ("opt",), False)
+        record["model"] = _model_record(board, now, before, model)
+    return record
 
 
 def _board_record(board, size: dict, run, cases: list) -> dict:
-    calls = {(r["case"], r["variant"]): r for r in run.find("kernel")}
-    failed = [f"{c}/{v} (status {r['status']})" for (c, v), r in calls.items() if r["match"] != "1"]
-    missing = [f"{c.name}/{v}" for c, *_ in cases for v in VARIANTS if (c.name, v) not in calls]
-    if failed or missing or run.exit_code != 0:
-        raise BenchError(f"{board.name}: kernel output differs from the oracle or the call "
-                           f"failed for {failed + missing} (exit {run.exit_code}); no numbers "
-                           "are reported for a wrong kernel")
+    calls = _check_run(board, run, cases, VARIANTS)
     rows = {}
     for case, layer, _, _ in cases:
         counts = {v: int(calls[(case.name, v)]["instructions"]) for v in VARIANTS}
@@ -178,6 +343,7 @@ def _board_record(board, size: dict, run, cases: list) -> dict:
             "instructions": counts,
             "macs_per_instruction": {v: round(layer.macs / n, 3) for v, n in counts.items()},
             "speedup_opt_over_ref": round(counts["ref"] / counts["opt"], 3),
+            "path": calls[(case.name, "opt")].get("path", "-"),
         }
     stack = run.find("stack")[0]
     return {"board": board.name, "cpu": board.cpu, "fpu": board.fpu,
@@ -188,18 +354,27 @@ def _board_record(board, size: dict, run, cases: list) -> dict:
 
 def run_kernels(boards: tuple[str, ...] = BOARDS, out: Path = RESULTS_DIR / "kernels.json") -> dict:
     cases = [(c, *case_data(c, i)) for i, c in enumerate(CASES)]
+    model = model_cases()
     work = WORK_DIR / "kernels"
+    baseline = baseline_runtime(work)
     results = []
     for name in boards:
-        print(f"[kernels] {name}: build and run {len(cases)} cases x {len(VARIANTS)} variants",
-              flush=True)
-        results.append(run_board(name, cases, work))
+        print(f"[kernels] {name}: build and run {len(cases)} cases x {len(VARIANTS)} variants, "
+              f"the default model's {len(model)} layers now and at {BASELINE_REV}", flush=True)
+        results.append(run_board(name, cases, work, model, baseline))
     doc = {
         "benchmark": "kernels", "date": today(), "machine": machine(),
         "measure": "binary MACs per executed instruction (QEMU -icount exact instruction counts, "
                    "not cycles), one call per kernel, outputs checked against the oracle",
         "compiler": f"arm-none-eabi-gcc {OPT_LEVEL} (the deploy build's flags)",
         "seed": SEED,
+        "baseline_runtime": BASELINE_REV,
+        "model": {"note": "the default model's layers (configs/fashion_glt.yaml topology after "
+                          f"pruning; random weights, seed {MODEL_SEED}), one call each, chained "
+                          "inputs; whole model = sum of the layer calls",
+                  "layers": [{"name": c.name, "kind": c.kind, "in_shape": list(c.in_shape),
+                              "binary_macs": getattr(layer, "macs", 0)}
+                             for c, layer, *_ in model]},
         "cases": [{"name": c.name, "kind": c.kind, "in_shape": list(c.in_shape), "out": c.out,
                    "kernel": c.kernel, "padding": c.padding, "groups": c.groups,
                    "binary_macs": layer.macs, "note": c.note} for c, layer, _, _ in cases],

@@ -43,7 +43,7 @@ extern "C" {
  * is the release of this folder (the same in CMakeLists.txt, library.json and
  * library.properties); its major number is the ABI version. */
 #define BNN_RUNTIME_ABI_VERSION 2
-#define BNN_RUNTIME_VERSION "2.0.0"
+#define BNN_RUNTIME_VERSION "2.1.0"
 
 /* Return code of every kernel. */
 typedef enum {
@@ -96,6 +96,13 @@ typedef struct {
 bnn_status bnn_thermometer_ref(const bnn_thermometer_params *p, const uint8_t *in, uint32_t *out);
 bnn_status bnn_thermometer_opt(const bnn_thermometer_params *p, const uint8_t *in, uint32_t *out);
 bnn_status bnn_thermometer(const bnn_thermometer_params *p, const uint8_t *in, uint32_t *out);
+/* Fast path of bnn_thermometer_opt: at most 8 planes, one output word per pixel (all channels in
+ * one packing group of <= 32 bits, or one group per channel) and at least 64 pixels: a 256-byte
+ * table per channel on the stack, one load per pixel. Returns BNN_ERR_SHAPE where its predicate
+ * bnn_thermometer_is_table() does not hold. */
+int bnn_thermometer_is_table(const bnn_thermometer_params *p);
+bnn_status bnn_thermometer_table_opt(const bnn_thermometer_params *p, const uint8_t *in,
+                                     uint32_t *out);
 
 /* ------------------------------------------------------------------------------------------
  * Binary 2-D convolution with a threshold (folded BatchNorm + sign) output.
@@ -131,6 +138,56 @@ bnn_status bnn_bconv2d_opt(const bnn_context *ctx, const bnn_bconv2d_params *p,
                            const uint32_t *in, uint32_t *out);
 bnn_status bnn_bconv2d(const bnn_context *ctx, const bnn_bconv2d_params *p,
                        const uint32_t *in, uint32_t *out);
+
+/* Fast paths of bnn_bconv2d_opt, CMSIS-NN style: each is a function of its own, chosen by a
+ * small predicate on the geometry. bnn_bconv2d_opt takes the first path, in this order, whose
+ * predicate holds (bnn_bconv2d_select_path); each path can also be called directly with the same
+ * arguments and scratch, and then returns BNN_ERR_SHAPE when its predicate does not hold
+ * (after the argument and scratch checks of bnn_bconv2d_opt). n = kernel_h*kernel_w*Wg below.
+ *   bitsliced  one word per tap (at most 32 channels per group; 16 in Helium builds), at most
+ *              36 blocks of 8 inputs (taps * 8, 16 or 32) and K = kh*kw*cg <= 510: a word holds
+ *              the 32 output channels of a run; each input bit is broadcast against the run's
+ *              transposed weights (re-laid out once per run, by 32x32 bit transposes, into the
+ *              scratch where the queried size leaves room, else into a 1152-byte stack buffer)
+ *              and the 32 counts grow in bit-sliced carry-save planes; the threshold is a
+ *              bit-sliced compare. Taken where its cost model beats the path that would run.
+ *   mve        Helium builds (Cortex-M55), n <= 36: 4 output pixels per vector.
+ *   lanes      at most 16 channels per group: each tap's bits in a power-of-two lane, fewer
+ *              field words than taps.
+ *   field9     n = 9 (3x3, 17-32 channels per group): a fixed carry-save network.
+ *   field18    n = 18 (3x3, 33-64 channels per group): a fixed carry-save network.
+ *   words      any geometry: a word per tap and channel word, generic counter.
+ * The predicates take any pointer (0 for NULL or a shape the kernel refuses) and only read
+ * shapes. */
+typedef enum {
+    BNN_BCONV2D_PATH_MVE = 0,
+    BNN_BCONV2D_PATH_BITSLICED = 1,
+    BNN_BCONV2D_PATH_LANES = 2,
+    BNN_BCONV2D_PATH_FIELD9 = 3,
+    BNN_BCONV2D_PATH_FIELD18 = 4,
+    BNN_BCONV2D_PATH_WORDS = 5
+} bnn_bconv2d_path;
+
+int bnn_bconv2d_is_mve(const bnn_bconv2d_params *p);
+int bnn_bconv2d_is_bitsliced(const bnn_bconv2d_params *p);
+int bnn_bconv2d_is_lanes(const bnn_bconv2d_params *p);
+int bnn_bconv2d_is_field9(const bnn_bconv2d_params *p);
+int bnn_bconv2d_is_field18(const bnn_bconv2d_params *p);
+bnn_bconv2d_path bnn_bconv2d_select_path(const bnn_bconv2d_params *p);
+const char *bnn_bconv2d_path_name(bnn_bconv2d_path path); /* "mve", "bitsliced", ... */
+
+bnn_status bnn_bconv2d_mve_opt(const bnn_context *ctx, const bnn_bconv2d_params *p,
+                               const uint32_t *in, uint32_t *out);
+bnn_status bnn_bconv2d_bitsliced_opt(const bnn_context *ctx, const bnn_bconv2d_params *p,
+                                     const uint32_t *in, uint32_t *out);
+bnn_status bnn_bconv2d_lanes_opt(const bnn_context *ctx, const bnn_bconv2d_params *p,
+                                 const uint32_t *in, uint32_t *out);
+bnn_status bnn_bconv2d_field9_opt(const bnn_context *ctx, const bnn_bconv2d_params *p,
+                                  const uint32_t *in, uint32_t *out);
+bnn_status bnn_bconv2d_field18_opt(const bnn_context *ctx, const bnn_bconv2d_params *p,
+                                   const uint32_t *in, uint32_t *out);
+bnn_status bnn_bconv2d_words_opt(const bnn_context *ctx, const bnn_bconv2d_params *p,
+                                 const uint32_t *in, uint32_t *out);
 
 /* ------------------------------------------------------------------------------------------
  * Binary max-pooling: the max of +-1 values is the AND of their bits. No padding; the

@@ -53,17 +53,12 @@ static int32_t lane_bits(int32_t cg)
 
 static int32_t dense_words(const bnn_bconv2d_params *p)
 {
-#ifdef BNN_HAVE_MVE
-    (void)p;
-    return 0; /* Helium builds keep their vector path */
-#else
     int32_t cg = p->in_c / p->groups, taps = p->kernel_h * p->kernel_w, per_word, nd;
     if (cg > 16)
         return 0;
     per_word = BNN_WORD_BITS / lane_bits(cg);
     nd = (taps + per_word - 1) / per_word;
     return nd < taps ? nd : 0;
-#endif
 }
 
 /* The dense path's scratch: the dense weights of one run of up to 32 channels (repacked once per
@@ -200,6 +195,13 @@ static void channel_run(const bnn_bconv2d_params *p, int32_t k, int32_t o, int32
     }
 }
 
+/* Whether an expression is a compile-time constant (after inlining). */
+#if defined(__GNUC__)
+#define BNN_IS_CONSTANT(x) __builtin_constant_p(x)
+#else
+#define BNN_IS_CONSTANT(x) 0
+#endif
+
 /* The run's output bits for one gathered column, bit i for channel first + i. Each bit is
  * shifted in at the top of a register. Always inlined so that a constant n unrolls the
  * popcount completely. */
@@ -216,10 +218,12 @@ static BNN_ALWAYS_INLINE uint32_t run_bits(const uint32_t *col, const uint32_t *
          * without LDRD, the plain loads fare better without this) */
         BNN_IN_REGISTER(c);
 #endif
-        pc = n == 3   ? bnn_xor_popcount_3(c, w)
-             : n == 18 ? bnn_xor_popcount_18(c, w)
-             : n <= 31 ? bnn_xor_popcount_small(c, w, n)
-                       : bnn_xor_popcount_inline(c, w, n);
+        /* the fixed networks only for a constant n: a run-time n costs one compare */
+        pc = BNN_IS_CONSTANT(n) && n == 3    ? bnn_xor_popcount_3(c, w)
+             : BNN_IS_CONSTANT(n) && n == 9  ? bnn_xor_popcount_9(c, w)
+             : BNN_IS_CONSTANT(n) && n == 18 ? bnn_xor_popcount_18(c, w)
+             : n <= 31                       ? bnn_xor_popcount_small(c, w, n)
+                                             : bnn_xor_popcount_inline(c, w, n);
         bits = (bits >> 1) | ((uint32_t)(pc + *add) & 0x80000000u);
     }
     return (bits >> (BNN_WORD_BITS - run->count)) ^ run->invert;
@@ -242,8 +246,11 @@ static BNN_ALWAYS_INLINE void conv_run(const bnn_bconv2d_params *p, const uint32
     }
 }
 
-/* Dense-pack `taps` words of cg bits each (src[i * src_stride], 0 for a null src entry handled by
- * the caller) into dst: lanes of b bits, per_word lanes per word. */
+
+/* ---- lanes path: few channels per group, fields packed bit-densely ------------------------ */
+
+/* Dense-pack `taps` words of cg bits each (src[t]) into dst: lanes of b bits, per_word lanes per
+ * word. */
 static void dense_weights(const uint32_t *src, int32_t taps, int32_t cg, uint32_t *dst)
 {
     int32_t b = lane_bits(cg), t, sh = 0;
@@ -261,8 +268,9 @@ static void dense_weights(const uint32_t *src, int32_t taps, int32_t cg, uint32_
         *dst = acc;
 }
 
-/* The dense receptive field of output pixel (oy, ox) in group g (Wg = 1): tap (ky, kx) in lane
- * ky*kw + kx, 0 (+1) for padded taps. */
+/* The dense receptive field of output pixel (oy, ox) in group g (Wg = 1), `b`-bit lanes (b a
+ * power of two) from bit 0 of col[0] on: tap (ky, kx) in lane ky*kw + kx, 0 (+1) for padded
+ * taps. */
 static void dense_gather(const bnn_bconv2d_params *p, const uint32_t *in, int32_t oy, int32_t ox,
                          int32_t g, int32_t b, uint32_t mask, uint32_t *col)
 {
@@ -310,7 +318,7 @@ static BNN_ALWAYS_INLINE void conv_run_dense(const bnn_bconv2d_params *p, const 
 }
 
 /* One run with dense fields: repack the run's weights once into the scratch, then every pixel.
- * Not inlined, so that the word-per-tap loops of bnn_bconv2d_opt keep their register use. */
+ * Not inlined, so that the word-per-tap loops keep their register use. */
 #if defined(__GNUC__)
 __attribute__((noinline))
 #endif
@@ -328,75 +336,549 @@ static void dense_run(const bnn_bconv2d_params *p, const uint32_t *in, int32_t g
         conv_run_dense(p, in, g, nd, dw, run, dcol, out);
 }
 
-/*
- * Optimized: the output channels are taken in runs that share one output word; for each run,
- * the per-channel thresholds are first turned into one addend each (threshold_add), then for each
- * output pixel the receptive field is gathered into the scratch column (its layout [kh][kw][Wg]
- * equals that of one output channel's weights), so every channel is a single carry-save
- * XOR-popcount over n = kh*kw*Wg contiguous words. The common 3x3 sizes (n = 9 and 18 words:
- * up to 32 and up to 64 channels per group) get their own fully unrolled copy; every other shape
- * takes the same code with a run-time n (n <= 31: bit-sliced counter; larger: blocks of 8 words).
- * Gathering once per run instead of once per pixel repeats it out_c/32 times, about 1% of the
- * work of a 3x3 conv. Builds with Helium (MVE) hand receptive fields of up to BNN_MVE_MAX_WORDS
- * words to the vector code of bnn_bconv2d_mve.c instead.
- */
-bnn_status bnn_bconv2d_opt(const bnn_context *ctx, const bnn_bconv2d_params *p,
-                           const uint32_t *in, uint32_t *out)
+/* ---- bit-sliced path: a word holds the 32 output channels of a run ------------------------- */
+
+/* Each tap's cg <= 32 input bits take 1 (cg <= 8), 2 (cg <= 16) or 4 blocks of 8 inputs. */
+#define BNN_SLICE_BLOCK 8
+/* Blocks of a field: at most 3x3 taps of 32 inputs (a 3x3 conv with 17-32 channels per group). */
+#define BNN_SLICE_MAX_BLOCKS 36
+/* Largest K = kh*kw*cg: a channel's count and its limit (<= K + 1) fit 9 counter planes. */
+#define BNN_SLICE_MAX_BITS 510
+/* Transposed weights kept on the stack where the scratch query is too small (cg > 16). */
+#define BNN_SLICE_STACK_WORDS (BNN_SLICE_MAX_BLOCKS * BNN_SLICE_BLOCK)
+
+static int32_t slice_bits(const bnn_bconv2d_params *p)
 {
-    int32_t g, o, i, wg, n, nd, out_per_group, opg, owg, k, out_words;
-    uint32_t *col;
-    bnn_channel_run run;
+    return p->kernel_h * p->kernel_w * (p->in_c / p->groups);
+}
+
+/* Inputs per tap: 8, 16 or 32 (the tap's cg bits, then zeros). */
+static int32_t slice_lane(const bnn_bconv2d_params *p)
+{
+    int32_t cg = p->in_c / p->groups;
+    return cg <= BNN_SLICE_BLOCK ? BNN_SLICE_BLOCK : cg <= 16 ? 16 : BNN_WORD_BITS;
+}
+
+/* Words of the run's transposed weights: one per input (taps * lane). */
+static int32_t slice_weight_words(const bnn_bconv2d_params *p)
+{
+    return p->kernel_h * p->kernel_w * slice_lane(p);
+}
+
+/* a[i] bit j <-> a[j] bit i: a 32x32 bit-matrix transpose in 5 rounds of block swaps (fully
+ * unrolled: about 500 instructions). */
+static void transpose32(uint32_t *a)
+{
+    int32_t j, b, i;
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 5
+#endif
+    for (j = 16; j != 0; j >>= 1) {
+        uint32_t m = j == 16 ? 0x0000FFFFu : j == 8 ? 0x00FF00FFu : j == 4 ? 0x0F0F0F0Fu
+                     : j == 2 ? 0x33333333u : 0x55555555u;
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 16
+#endif
+        for (b = 0; b < BNN_WORD_BITS; b += 2 * j) {
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 16
+#endif
+            for (i = b; i < b + j; i++) {
+                uint32_t t = ((a[i] >> j) ^ a[i + j]) & m;
+                a[i + j] ^= t;
+                a[i] ^= t << j;
+            }
+        }
+    }
+}
+
+/* Transposed weights of a run: word t*lane + j holds bit j of tap t of channel first + i at
+ * bit i (0 for j >= cg: the input's padding bits are 0 too). One 32x32 transpose per tap. */
+static void slice_weights(const bnn_bconv2d_params *p, const bnn_channel_run *run, uint32_t *wt)
+{
+    int32_t taps = p->kernel_h * p->kernel_w, lane = slice_lane(p), i, t;
+    uint32_t block[BNN_WORD_BITS];
+    for (t = 0; t < taps; t++) {
+        for (i = 0; i < BNN_WORD_BITS; i++)
+            block[i] = i < run->count ? p->weights[(run->first + i) * taps + t] : 0u;
+        transpose32(block);
+        for (i = 0; i < lane; i++)
+            wt[t * lane + i] = block[i];
+    }
+}
+
+/* Bit j of x as a mask: 0 or all ones (one SBFX on Thumb-2). */
+#define BNN_BIT_MASK(x, j) ((uint32_t)(-(int32_t)(((x) >> (j)) & 1u)))
+
+/* Two inputs j, j + 1 of block v against transposed weights wt[j], wt[j + 1] (one LDRD). */
+#define BNN_SLICE_PAIR(v, wt, j, y0, y1)                                                       \
+    do {                                                                                       \
+        uint32_t w0_, w1_;                                                                     \
+        BNN_LOAD_PAIR(wt, j, w0_, w1_);                                                        \
+        (y0) = w0_ ^ BNN_BIT_MASK(v, j);                                                       \
+        (y1) = w1_ ^ BNN_BIT_MASK(v, (j) + 1);                                                 \
+    } while (0)
+
+/* Inputs 8*s .. 8*s + 7 of v (bits), the Harley-Seal network of a block: 7 carry-save adders
+ * into ones, twos, fours; returns the block's carry of weight 8. */
+static BNN_ALWAYS_INLINE uint32_t slice_block(uint32_t v, const uint32_t *wt, uint32_t *ones,
+                                              uint32_t *twos, uint32_t *fours)
+{
+    uint32_t t0, t1, f0, f1, e, y0, y1;
+    BNN_SLICE_PAIR(v, wt, 0, y0, y1);
+    bnn_csa(&t0, ones, *ones, y0, y1);
+    BNN_SLICE_PAIR(v, wt, 2, y0, y1);
+    bnn_csa(&t1, ones, *ones, y0, y1);
+    bnn_csa(&f0, twos, *twos, t0, t1);
+    BNN_SLICE_PAIR(v, wt, 4, y0, y1);
+    bnn_csa(&t0, ones, *ones, y0, y1);
+    BNN_SLICE_PAIR(v, wt, 6, y0, y1);
+    bnn_csa(&t1, ones, *ones, y0, y1);
+    bnn_csa(&f1, twos, *twos, t0, t1);
+    bnn_csa(&e, fours, *fours, f0, f1);
+    return e;
+}
+
+/*
+ * Output bits of a run (before invert) for one field: every input bit is broadcast to a mask
+ * and XORed with its transposed weight word (bit i: channel first + i), so the 32 channels count
+ * in parallel. Each block of 8 inputs goes through slice_block into the ones / twos / fours
+ * planes; the blocks' carries of weight 8 are kept and added into the planes above at the end.
+ * The planes are then pc in binary, one bit position per channel, and pc < limit is decided from
+ * the most significant plane down against the limit's planes lim. `planes` (7, 8 or 9, constant
+ * where inlined) bounds pc and the limit: K <= 2^planes - 2.
+ * The field: tap (ky, kx) is base[ky * row_step + kx * tap_step] (the input itself for interior
+ * pixels, else the gathered column).
+ */
+static BNN_ALWAYS_INLINE uint32_t slice_run_bits(const uint32_t *base, int32_t row_step,
+                                                 int32_t tap_step, int32_t kh, int32_t kw,
+                                                 const uint32_t *wt, int32_t per_tap,
+                                                 const uint32_t *lim, int32_t planes)
+{
+    uint32_t ones = 0u, twos = 0u, fours = 0u;
+    uint32_t e8 = 0u, e16 = 0u, e32 = 0u, e64 = 0u, e128 = 0u, e256 = 0u;
+    uint32_t carries[BNN_SLICE_MAX_BLOCKS + 1], *cy = carries, lt, eq;
+    int32_t ky, kx, s, n;
+    /* the hot loop keeps only ones, twos and fours (and e8 for 16-bit or wider taps, whose
+     * pairs of blocks meet in one more adder): only the carries of weight 8 (one tap of 8
+     * inputs) or 16 (wider taps) are stored; constant kh, kw and per_tap unroll */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 5
+#endif
+    for (ky = 0; ky < kh; ky++, base += row_step) {
+        const uint32_t *src = base;
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 5
+#endif
+        for (kx = 0; kx < kw; kx++, src += tap_step) {
+            uint32_t v = *src;
+            if (per_tap == 1) {
+                *cy++ = slice_block(v, wt, &ones, &twos, &fours);
+                wt += BNN_SLICE_BLOCK;
+                continue;
+            }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 2
+#endif
+            for (s = 0; s < per_tap; s += 2, wt += 2 * BNN_SLICE_BLOCK) {
+                uint32_t c0 = slice_block(v >> (BNN_SLICE_BLOCK * s), wt, &ones, &twos, &fours);
+                uint32_t c1 = slice_block(v >> (BNN_SLICE_BLOCK * (s + 1)), wt + BNN_SLICE_BLOCK,
+                                          &ones, &twos, &fours);
+                bnn_csa(cy++, &e8, e8, c0, c1);
+            }
+        }
+    }
+    /* the carries, two at a time: a full adder into the lowest plane they reach, its carry
+     * rippled above (planes e8.. for 8-input taps, e16.. for wider ones) */
+    *cy = 0u;
+    n = (int32_t)(cy - carries);
+    for (cy = carries; n > 0; n -= 2, cy += 2) {
+        uint32_t c, d;
+        if (per_tap == 1) {
+            bnn_csa(&c, &e8, e8, cy[0], cy[1]);
+            d = e16 & c;
+            e16 ^= c;
+        } else {
+            bnn_csa(&d, &e16, e16, cy[0], cy[1]);
+        }
+        c = e32 & d;
+        e32 ^= d;
+        if (planes == 7) {
+            e64 ^= c;
+        } else {
+            d = e64 & c;
+            e64 ^= c;
+            if (planes == 8) {
+                e128 ^= d;
+            } else {
+                c = e128 & d;
+                e128 ^= d;
+                e256 ^= c;
+            }
+        }
+    }
+    /* pc < limit: lt collects the channels found "less", eq those still equal */
+    lt = 0u;
+    eq = 0xFFFFFFFFu;
+#define BNN_SLICE_CMP(plane, b)                                                                \
+    do {                                                                                       \
+        lt |= eq & ~(plane) & lim[b];                                                          \
+        eq &= ~((plane) ^ lim[b]);                                                             \
+    } while (0)
+    if (planes >= 9)
+        BNN_SLICE_CMP(e256, 8);
+    if (planes >= 8)
+        BNN_SLICE_CMP(e128, 7);
+    BNN_SLICE_CMP(e64, 6);
+    BNN_SLICE_CMP(e32, 5);
+    BNN_SLICE_CMP(e16, 4);
+    BNN_SLICE_CMP(e8, 3);
+    BNN_SLICE_CMP(fours, 2);
+    BNN_SLICE_CMP(twos, 1);
+#undef BNN_SLICE_CMP
+    return lt | (eq & ~ones & lim[0]);
+}
+
+/* Every output pixel of one run; the constants select the unrolled variants. */
+static BNN_ALWAYS_INLINE void slice_pixels(const bnn_bconv2d_params *p, const uint32_t *in,
+                                           int32_t g, const bnn_channel_run *run,
+                                           const uint32_t *wt, uint32_t *col,
+                                           const uint32_t *lim, int32_t per_tap, int32_t planes,
+                                           int32_t kh, int32_t kw, uint32_t *out)
+{
+    int32_t oh = bnn_bconv2d_out_h(p), ow = bnn_bconv2d_out_w(p), oy, ox;
+    int32_t wpp_out = bnn_words_per_pixel(p->out_c, p->out_pack_groups);
+    int32_t wpp_in = p->groups;
+    uint32_t keep = run->count == BNN_WORD_BITS ? 0xFFFFFFFFu : (1u << run->count) - 1u;
+    uint32_t *dst = out + run->word;
+    for (oy = 0; oy < oh; oy++) {
+        int32_t iy0 = oy * p->stride - p->padding;
+        int rows_in = iy0 >= 0 && iy0 + kh <= p->in_h;
+        for (ox = 0; ox < ow; ox++, dst += wpp_out) {
+            int32_t ix0 = ox * p->stride - p->padding;
+            uint32_t bits;
+            if (rows_in && ix0 >= 0 && ix0 + kw <= p->in_w) /* interior: read the input */
+                bits = slice_run_bits(in + (iy0 * p->in_w + ix0) * wpp_in + g,
+                                      p->in_w * wpp_in, wpp_in, kh, kw, wt, per_tap, lim,
+                                      planes);
+            else {
+                bnn_conv_gather_column(p, in, oy, ox, g, 1, col, 1);
+                bits = slice_run_bits(col, kw, 1, kh, kw, wt, per_tap, lim, planes);
+            }
+            *dst |= ((bits ^ run->invert) & keep) << run->shift;
+        }
+    }
+}
+
+/* One run over every output pixel on the bit-sliced path: wt holds slice_weight_words() words,
+ * col kh*kw words. */
+static void slice_run_with(const bnn_bconv2d_params *p, const uint32_t *in, int32_t g,
+                           const bnn_channel_run *run, uint32_t *wt, uint32_t *col,
+                           uint32_t *out)
+{
+    int32_t per_tap = slice_lane(p) / BNN_SLICE_BLOCK, k = slice_bits(p), i;
+    int32_t planes = k <= 126 ? 7 : k <= 254 ? 8 : 9; /* pc and limit < 2^planes */
+    int three = p->kernel_h == 3 && p->kernel_w == 3;
+    uint32_t lim[BNN_WORD_BITS];
+    /* limit[i] = -add[i] in [0, K + 1] (the output bit before invert is pc < limit); its
+     * planes lim[b], bit i for channel first + i, by the same transpose */
+    for (i = 0; i < BNN_WORD_BITS; i++)
+        lim[i] = i < run->count ? (uint32_t)-run->add[i] : 0u;
+    transpose32(lim);
+    slice_weights(p, run, wt);
+    if (three && per_tap == 1 && planes == 7) /* e.g. a first layer on 8 thermometer planes */
+        slice_pixels(p, in, g, run, wt, col, lim, 1, 7, 3, 3, out);
+    else if (three && per_tap == 4 && planes == 9) /* 3x3, 17-32 channels per group */
+        slice_pixels(p, in, g, run, wt, col, lim, 4, 9, 3, 3, out);
+    else
+        slice_pixels(p, in, g, run, wt, col, lim, per_tap, 9, p->kernel_h, p->kernel_w, out);
+}
+
+/* The transposed weights in the scratch (after the column) where the query leaves room. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void slice_run(const bnn_bconv2d_params *p, const uint32_t *in, int32_t g,
+                      const bnn_channel_run *run, uint32_t *scratch, uint32_t *out)
+{
+    slice_run_with(p, in, g, run, scratch + p->kernel_h * p->kernel_w, scratch, out);
+}
+
+/* Else on the stack (1152 bytes; cg > 16, where the query holds one field only). */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void slice_run_stack(const bnn_bconv2d_params *p, const uint32_t *in, int32_t g,
+                            const bnn_channel_run *run, uint32_t *scratch, uint32_t *out)
+{
+    uint32_t wt[BNN_SLICE_STACK_WORDS];
+    slice_run_with(p, in, g, run, wt, scratch, out);
+}
+
+/* ---- predicates: which path a geometry takes ------------------------------------------------ */
+
+static int shape_ok(const bnn_bconv2d_params *p)
+{
+    return p != 0 && p->kernel_h > 0 && p->kernel_w > 0 && p->in_c > 0 && p->groups > 0 &&
+           p->out_c > 0 && bnn_splits(p->in_c, p->groups) && bnn_splits(p->out_c, p->groups);
+}
+
+static int32_t field_words(const bnn_bconv2d_params *p)
+{
+    return p->kernel_h * p->kernel_w * bnn_words_per_group(p->in_c / p->groups);
+}
+
+int bnn_bconv2d_is_mve(const bnn_bconv2d_params *p)
+{
+#ifdef BNN_HAVE_MVE
+    return shape_ok(p) && field_words(p) <= BNN_MVE_MAX_WORDS;
+#else
+    (void)p;
+    return 0;
+#endif
+}
+
+int bnn_bconv2d_is_lanes(const bnn_bconv2d_params *p)
+{
+    return shape_ok(p) && dense_words(p) > 0;
+}
+
+/* Cost model of the path choice: instructions per pixel and run, measured on Cortex-M4 (Thumb-2:
+ * SBFX, LDRD) and Cortex-M0 (v6-M: neither, so the bit-sliced inputs cost more). */
+#if defined(__arm__) && !defined(__thumb2__)
+#define BNN_COST_SLICE_INPUT 19 /* per input of the bit-sliced path */
+#define BNN_COST_WORDS_N 15     /* per field word and channel on the word-per-tap paths */
+#define BNN_COST_LANES_ND 24    /* per dense word and channel on the lanes path */
+#else
+#define BNN_COST_SLICE_INPUT 8
+#define BNN_COST_WORDS_N 8
+#define BNN_COST_LANES_ND 12
+#endif
+
+/* Bit-sliced where the field is one word per tap (at most 32 channels per group; on Helium
+ * builds at most 16, above that the vector path wins), at most 36 blocks of 8 inputs and
+ * K <= 510, and where it beats the path that would run otherwise by the cost model: about
+ * BNN_COST_SLICE_INPUT per input (8, 16 or 32 per tap) + 100, against about
+ * BNN_COST_LANES_ND nd + 14 (lanes) or BNN_COST_WORDS_N n + 20 (word-per-tap) per channel. */
+int bnn_bconv2d_is_bitsliced(const bnn_bconv2d_params *p)
+{
+    int32_t cg, taps, kin, per_run, nd, other;
+    if (!shape_ok(p))
+        return 0;
+    cg = p->in_c / p->groups;
+#ifdef BNN_HAVE_MVE
+    if (cg > 16)
+        return 0;
+#endif
+    if (cg > BNN_WORD_BITS)
+        return 0;
+    taps = p->kernel_h * p->kernel_w;
+    kin = slice_weight_words(p);
+    if (kin / BNN_SLICE_BLOCK > BNN_SLICE_MAX_BLOCKS || slice_bits(p) > BNN_SLICE_MAX_BITS)
+        return 0;
+    per_run = p->out_c / p->groups;
+    if (per_run > BNN_WORD_BITS)
+        per_run = BNN_WORD_BITS;
+    nd = dense_words(p);
+    other = nd > 0 ? BNN_COST_LANES_ND * nd + 14 : BNN_COST_WORDS_N * taps + 20;
+    return BNN_COST_SLICE_INPUT * kin + 100 < per_run * other;
+}
+
+int bnn_bconv2d_is_field9(const bnn_bconv2d_params *p)
+{
+    return shape_ok(p) && field_words(p) == 9;
+}
+
+int bnn_bconv2d_is_field18(const bnn_bconv2d_params *p)
+{
+    return shape_ok(p) && field_words(p) == 18;
+}
+
+bnn_bconv2d_path bnn_bconv2d_select_path(const bnn_bconv2d_params *p)
+{
+    if (bnn_bconv2d_is_bitsliced(p))
+        return BNN_BCONV2D_PATH_BITSLICED;
+    if (bnn_bconv2d_is_mve(p))
+        return BNN_BCONV2D_PATH_MVE;
+    if (bnn_bconv2d_is_lanes(p))
+        return BNN_BCONV2D_PATH_LANES;
+    if (bnn_bconv2d_is_field9(p))
+        return BNN_BCONV2D_PATH_FIELD9;
+    if (bnn_bconv2d_is_field18(p))
+        return BNN_BCONV2D_PATH_FIELD18;
+    return BNN_BCONV2D_PATH_WORDS;
+}
+
+const char *bnn_bconv2d_path_name(bnn_bconv2d_path path)
+{
+    switch (path) {
+    case BNN_BCONV2D_PATH_MVE: return "mve";
+    case BNN_BCONV2D_PATH_BITSLICED: return "bitsliced";
+    case BNN_BCONV2D_PATH_LANES: return "lanes";
+    case BNN_BCONV2D_PATH_FIELD9: return "field9";
+    case BNN_BCONV2D_PATH_FIELD18: return "field18";
+    case BNN_BCONV2D_PATH_WORDS: return "words";
+    }
+    return "?";
+}
+
+/* ---- the paths ------------------------------------------------------------------------------ */
+
+/* Common start of every path: arguments, scratch, output cleared (bits are ORed in). */
+static bnn_status start(const bnn_context *ctx, const bnn_bconv2d_params *p, const uint32_t *in,
+                        uint32_t *out, int fits)
+{
+    int32_t i, out_words;
     bnn_status st = check_bconv2d(p, in, out);
     if (st != BNN_OK)
         return st;
     if (ctx == 0 || ctx->buf == 0 || ctx->size < bnn_bconv2d_get_buffer_size(p))
         return BNN_ERR_BUFFER;
-    col = (uint32_t *)ctx->buf;
-    wg = bnn_words_per_group(p->in_c / p->groups);
-    n = p->kernel_h * p->kernel_w * wg;
-    nd = dense_words(p);
-    out_per_group = p->out_c / p->groups;
-    opg = p->out_c / p->out_pack_groups;
-    owg = bnn_words_per_group(opg);
-    k = p->kernel_h * p->kernel_w * (p->in_c / p->groups);
+    if (!fits)
+        return BNN_ERR_SHAPE;
     out_words = bnn_bconv2d_out_h(p) * bnn_bconv2d_out_w(p) *
                 bnn_words_per_pixel(p->out_c, p->out_pack_groups);
     for (i = 0; i < out_words; i++)
         out[i] = 0u;
-    for (g = 0; g < p->groups; g++) {
-        int32_t end = (g + 1) * out_per_group;
-        o = g * out_per_group;
-        while (o < end) {
+    return BNN_OK;
+}
+
+/* Runs of channels, group by group: calls body(run) for each run of up to 32 channels that
+ * share an output word (the loop of every path). */
+#define BNN_FOR_EACH_RUN(p, g, run, body)                                                      \
+    do {                                                                                       \
+        int32_t k_ = slice_bits(p), opg_ = (p)->out_c / (p)->out_pack_groups;                  \
+        int32_t owg_ = bnn_words_per_group(opg_), per_ = (p)->out_c / (p)->groups;             \
+        for ((g) = 0; (g) < (p)->groups; (g)++) {                                              \
+            int32_t o_ = (g) * per_, end_ = o_ + per_;                                         \
+            while (o_ < end_) {                                                                \
+                channel_run((p), k_, o_, end_, opg_, owg_, &(run));                            \
+                o_ += (run).count;                                                             \
+                body;                                                                          \
+            }                                                                                  \
+        }                                                                                      \
+    } while (0)
+
+/* Word-per-tap fields of n words (n constant where inlined into a path). */
+static BNN_ALWAYS_INLINE void conv_words(const bnn_bconv2d_params *p, const uint32_t *in,
+                                         int32_t n, uint32_t *col, uint32_t *out)
+{
+    int32_t g, wg = bnn_words_per_group(p->in_c / p->groups);
+    bnn_channel_run run;
+    BNN_FOR_EACH_RUN(p, g, run, conv_run(p, in, g, wg, n, &run, col, out));
+}
+
+bnn_status bnn_bconv2d_field9_opt(const bnn_context *ctx, const bnn_bconv2d_params *p,
+                                  const uint32_t *in, uint32_t *out)
+{
+    bnn_status st = start(ctx, p, in, out, bnn_bconv2d_is_field9(p));
+    if (st == BNN_OK)
+        conv_words(p, in, 9, (uint32_t *)ctx->buf, out);
+    return st;
+}
+
+bnn_status bnn_bconv2d_field18_opt(const bnn_context *ctx, const bnn_bconv2d_params *p,
+                                   const uint32_t *in, uint32_t *out)
+{
+    bnn_status st = start(ctx, p, in, out, bnn_bconv2d_is_field18(p));
+    if (st == BNN_OK)
+        conv_words(p, in, 18, (uint32_t *)ctx->buf, out);
+    return st;
+}
+
+bnn_status bnn_bconv2d_words_opt(const bnn_context *ctx, const bnn_bconv2d_params *p,
+                                 const uint32_t *in, uint32_t *out)
+{
+    bnn_status st = start(ctx, p, in, out, 1);
+    if (st != BNN_OK)
+        return st;
+    if (field_words(p) == 4) /* e.g. a 1x1 conv of 97-128 channels per group: unrolled */
+        conv_words(p, in, 4, (uint32_t *)ctx->buf, out);
+    else
+        conv_words(p, in, field_words(p), (uint32_t *)ctx->buf, out);
+    return BNN_OK;
+}
+
+bnn_status bnn_bconv2d_lanes_opt(const bnn_context *ctx, const bnn_bconv2d_params *p,
+                                 const uint32_t *in, uint32_t *out)
+{
+    int32_t g, nd;
+    bnn_channel_run run;
+    bnn_status st = start(ctx, p, in, out, bnn_bconv2d_is_lanes(p));
+    if (st != BNN_OK)
+        return st;
+    nd = dense_words(p);
+    BNN_FOR_EACH_RUN(p, g, run, dense_run(p, in, g, nd, &run, (uint32_t *)ctx->buf, out));
+    return BNN_OK;
+}
+
+bnn_status bnn_bconv2d_bitsliced_opt(const bnn_context *ctx, const bnn_bconv2d_params *p,
+                                     const uint32_t *in, uint32_t *out)
+{
+    int32_t g;
+    bnn_channel_run run;
+    bnn_status st = start(ctx, p, in, out, bnn_bconv2d_is_bitsliced(p));
+    int in_scratch;
+    if (st != BNN_OK)
+        return st;
+    /* the transposed weights go after the column where the queried size leaves room */
+    in_scratch = bnn_bconv2d_get_buffer_size(p) / (int32_t)sizeof(uint32_t) >=
+                 p->kernel_h * p->kernel_w + slice_weight_words(p);
+    if (in_scratch)
+        BNN_FOR_EACH_RUN(p, g, run, slice_run(p, in, g, &run, (uint32_t *)ctx->buf, out));
+    else
+        BNN_FOR_EACH_RUN(p, g, run, slice_run_stack(p, in, g, &run, (uint32_t *)ctx->buf, out));
+    return BNN_OK;
+}
+
+bnn_status bnn_bconv2d_mve_opt(const bnn_context *ctx, const bnn_bconv2d_params *p,
+                               const uint32_t *in, uint32_t *out)
+{
+    bnn_status st = start(ctx, p, in, out, bnn_bconv2d_is_mve(p));
 #ifdef BNN_HAVE_MVE
-            if (n <= BNN_MVE_MAX_WORDS) { /* 4 output pixels per vector */
+    if (st == BNN_OK) {
+        int32_t k = slice_bits(p), opg = p->out_c / p->out_pack_groups;
+        int32_t owg = bnn_words_per_group(opg), per = p->out_c / p->groups, g;
+        int32_t wg = bnn_words_per_group(p->in_c / p->groups), n = field_words(p);
+        for (g = 0; g < p->groups; g++) {
+            int32_t o = g * per, end = o + per;
+            while (o < end) { /* up to BNN_MVE_RUNS runs share each gather of 4 pixels */
                 bnn_channel_run runs[BNN_MVE_RUNS];
                 int32_t r;
                 for (r = 0; r < BNN_MVE_RUNS && o < end; o += runs[r++].count)
                     channel_run(p, k, o, end, opg, owg, &runs[r]);
                 bnn_conv_runs_mve(p, in, g, wg, n, runs, r, out);
-                continue;
-            }
-#endif
-            channel_run(p, k, o, end, opg, owg, &run);
-            o += run.count;
-            if (nd > 0) { /* dense fields */
-                dense_run(p, in, g, nd, &run, col, out);
-                continue;
-            }
-            switch (n) {
-            case 9:
-                conv_run(p, in, g, wg, 9, &run, col, out);
-                break;
-            case 18:
-                conv_run(p, in, g, wg, 18, &run, col, out);
-                break;
-            default:
-                conv_run(p, in, g, wg, n, &run, col, out);
-                break;
             }
         }
     }
-    return BNN_OK;
+#else
+    (void)st; /* the predicate is false without Helium: st is BNN_ERR_SHAPE or an argument error */
+#endif
+    return st;
+}
+
+/*
+ * Optimized: dispatches on the geometry, CMSIS-NN style, to the first path whose predicate holds
+ * (bnn_bconv2d_select_path): bit-sliced fields of one word per tap, Helium vectors, dense lanes, the
+ * fixed 9- and 18-word networks, else word-per-tap fields of any size. Every path takes the
+ * output channels in runs of up to 32 that share one output word; for each run the thresholds
+ * become one addend per channel (threshold_add) and an invert mask.
+ */
+bnn_status bnn_bconv2d_opt(const bnn_context *ctx, const bnn_bconv2d_params *p,
+                           const uint32_t *in, uint32_t *out)
+{
+    bnn_status st = check_bconv2d(p, in, out);
+    if (st != BNN_OK)
+        return st;
+    switch (bnn_bconv2d_select_path(p)) {
+    case BNN_BCONV2D_PATH_BITSLICED: return bnn_bconv2d_bitsliced_opt(ctx, p, in, out);
+    case BNN_BCONV2D_PATH_MVE: return bnn_bconv2d_mve_opt(ctx, p, in, out);
+    case BNN_BCONV2D_PATH_LANES: return bnn_bconv2d_lanes_opt(ctx, p, in, out);
+    case BNN_BCONV2D_PATH_FIELD9: return bnn_bconv2d_field9_opt(ctx, p, in, out);
+    case BNN_BCONV2D_PATH_FIELD18: return bnn_bconv2d_field18_opt(ctx, p, in, out);
+    case BNN_BCONV2D_PATH_WORDS: break;
+    }
+    return bnn_bconv2d_words_opt(ctx, p, in, out);
 }
 
 bnn_status bnn_bconv2d(const bnn_context *ctx, const bnn_bconv2d_params *p, const uint32_t *in,

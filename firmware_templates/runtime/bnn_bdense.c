@@ -1,4 +1,10 @@
 /* bnn_bdense.c - binary fully connected layers: hidden (threshold bits) and output (logits). */
+
+/* As in bnn_bconv2d.c: GCC's first scheduling pass makes the unrolled row network spill. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-schedule-insns")
+#endif
+
 #include "bnn_internal.h"
 
 static int dense_shape_ok(int32_t h, int32_t w, int32_t c, int32_t in_pack_groups, int32_t n)
@@ -76,28 +82,36 @@ bnn_status bnn_bdense_hidden_ref(const bnn_bdense_hidden_params *p, const uint32
     return BNN_OK;
 }
 
-/* Optimized: each row is one carry-save XOR-popcount over the flat input. */
+/* Optimized: each row is one inlined carry-save XOR-popcount (bnn_xor_popcount_row, blocks of
+ * 16 words) over the flat input, no call or division per row; each output word is assembled in
+ * a register and stored once. */
 bnn_status bnn_bdense_hidden_opt(const bnn_bdense_hidden_params *p, const uint32_t *in,
                                  uint32_t *out)
 {
-    int32_t j, nwords, k, opg, owg, wpp_out;
+    int32_t j, nwords, k, opg, idx, sh;
     const uint32_t *row;
+    uint32_t acc;
     bnn_status st = check_hidden(p, in, out);
     if (st != BNN_OK)
         return st;
     nwords = dense_words(p->in_h, p->in_w, p->in_c, p->in_pack_groups);
     k = p->in_h * p->in_w * p->in_c;
     opg = p->out_features / p->out_pack_groups;
-    owg = bnn_words_per_group(opg);
-    wpp_out = p->out_pack_groups * owg;
-    for (j = 0; j < wpp_out; j++)
-        out[j] = 0;
     row = p->weights;
+    acc = 0u;
+    idx = 0; /* position of output j inside its packing group */
+    sh = 0;  /* its bit in the current output word */
     for (j = 0; j < p->out_features; j++, row += nwords) {
-        int32_t dot = k - 2 * bnn_xor_popcount_inline(in, row, nwords);
-        int32_t bit = bnn_channel_bit(j, opg, owg); /* a division per output: negligible here */
-        out[bit / BNN_WORD_BITS] |=
-            bnn_threshold_bit(dot, p->threshold[j], p->flip[j]) << (bit % BNN_WORD_BITS);
+        int32_t dot = k - 2 * bnn_xor_popcount_row(in, row, nwords);
+        acc |= bnn_threshold_bit(dot, p->threshold[j], p->flip[j]) << sh;
+        /* a word ends at 32 bits or with its packing group (the rest of it stays 0) */
+        if (++idx == opg || ++sh == BNN_WORD_BITS) {
+            *out++ = acc;
+            acc = 0u;
+            sh = 0;
+            if (idx == opg)
+                idx = 0;
+        }
     }
     return BNN_OK;
 }
@@ -135,7 +149,7 @@ bnn_status bnn_bdense_output_opt(const bnn_bdense_output_params *p, const uint32
     k = p->in_h * p->in_w * p->in_c;
     row = p->weights;
     for (j = 0; j < p->out_features; j++, row += nwords)
-        logits[j] = logit(k - 2 * bnn_xor_popcount_inline(in, row, nwords), p->mult[j],
+        logits[j] = logit(k - 2 * bnn_xor_popcount_row(in, row, nwords), p->mult[j],
                           p->bias[j]);
     return BNN_OK;
 }

@@ -3,8 +3,10 @@
  *
  * Usage: driver KERNEL VARIANT CASES_IN RESULTS_OUT
  *   KERNEL  thermometer | bconv2d | bmaxpool2d | bdense_hidden | bdense_output | argmax |
- *           xor_popcount
- *   VARIANT ref | opt | wrapper
+ *           xor_popcount | bconv2d_paths (the conv's path choice: output words = the selected
+ *           bnn_bconv2d_path, then the predicates mve, bitsliced, lanes, field9, field18)
+ *   VARIANT ref | opt | wrapper, or for bconv2d one fast path called directly:
+ *           mve | bitsliced | lanes | field9 | field18 | words; for thermometer: table
  * Cases file, little-endian int32 unless said: for each case
  *   nparams, params[nparams] (the last one is the number of output words),
  *   narrays, then per array: nbytes, bytes (padded to a multiple of 4).
@@ -80,7 +82,13 @@ static void need(const test_case *tc, int32_t nparams, int32_t narrays)
         die("wrong number of parameters or arrays for this kernel");
 }
 
-typedef enum { REF, OPT, WRAPPER } variant;
+typedef enum {
+    REF, OPT, WRAPPER, PATH_MVE, PATH_BITSLICED, PATH_LANES, PATH_FIELD9, PATH_FIELD18, PATH_WORDS,
+    PATH_TABLE
+} variant;
+
+typedef bnn_status (*conv_fn)(const bnn_context *, const bnn_bconv2d_params *, const uint32_t *,
+                              uint32_t *);
 
 static bnn_status run_thermometer(const test_case *tc, variant v, void *out)
 {
@@ -92,7 +100,22 @@ static bnn_status run_thermometer(const test_case *tc, variant v, void *out)
     p.thresholds = (const uint16_t *)tc->arrays[0];
     if (v == REF) return bnn_thermometer_ref(&p, (const uint8_t *)tc->arrays[1], (uint32_t *)out);
     if (v == OPT) return bnn_thermometer_opt(&p, (const uint8_t *)tc->arrays[1], (uint32_t *)out);
+    if (v == PATH_TABLE)
+        return bnn_thermometer_table_opt(&p, (const uint8_t *)tc->arrays[1], (uint32_t *)out);
     return bnn_thermometer(&p, (const uint8_t *)tc->arrays[1], (uint32_t *)out);
+}
+
+/* The conv's params from a bconv2d case (12 params, 4 arrays). */
+static void conv_params(const test_case *tc, bnn_bconv2d_params *p)
+{
+    const int32_t *q = tc->params;
+    need(tc, 12, 4);
+    p->in_h = q[0]; p->in_w = q[1]; p->in_c = q[2]; p->out_c = q[3];
+    p->kernel_h = q[4]; p->kernel_w = q[5]; p->stride = q[6]; p->padding = q[7];
+    p->groups = q[8]; p->out_pack_groups = q[9];
+    p->weights = (const uint32_t *)tc->arrays[0];
+    p->threshold = (const int32_t *)tc->arrays[1];
+    p->flip = (const uint8_t *)tc->arrays[2];
 }
 
 static bnn_status run_bconv2d(const test_case *tc, variant v, void *out)
@@ -101,13 +124,7 @@ static bnn_status run_bconv2d(const test_case *tc, variant v, void *out)
     bnn_bconv2d_params p;
     bnn_context ctx;
     bnn_status st;
-    need(tc, 12, 4); /* params[10]: bytes added to the scratch size (negative: too small) */
-    p.in_h = q[0]; p.in_w = q[1]; p.in_c = q[2]; p.out_c = q[3];
-    p.kernel_h = q[4]; p.kernel_w = q[5]; p.stride = q[6]; p.padding = q[7];
-    p.groups = q[8]; p.out_pack_groups = q[9];
-    p.weights = (const uint32_t *)tc->arrays[0];
-    p.threshold = (const int32_t *)tc->arrays[1];
-    p.flip = (const uint8_t *)tc->arrays[2];
+    conv_params(tc, &p); /* params[10]: bytes added to the scratch size (negative: too small) */
     if (v == REF)
         return bnn_bconv2d_ref(&p, (const uint32_t *)tc->arrays[3], (uint32_t *)out);
     /* scratch of exactly the size the query asks for (ASan guards its end) */
@@ -115,12 +132,35 @@ static bnn_status run_bconv2d(const test_case *tc, variant v, void *out)
     ctx.buf = malloc(ctx.size > 0 ? (size_t)ctx.size : 1u);
     if (ctx.buf == NULL)
         die("out of memory");
-    if (v == OPT)
-        st = bnn_bconv2d_opt(&ctx, &p, (const uint32_t *)tc->arrays[3], (uint32_t *)out);
-    else
-        st = bnn_bconv2d(&ctx, &p, (const uint32_t *)tc->arrays[3], (uint32_t *)out);
+    {
+        static const conv_fn paths[] = {bnn_bconv2d_mve_opt, bnn_bconv2d_bitsliced_opt,
+                                        bnn_bconv2d_lanes_opt, bnn_bconv2d_field9_opt,
+                                        bnn_bconv2d_field18_opt, bnn_bconv2d_words_opt};
+        conv_fn fn = v == OPT ? bnn_bconv2d_opt : v == WRAPPER ? bnn_bconv2d : paths[v - PATH_MVE];
+        st = fn(&ctx, &p, (const uint32_t *)tc->arrays[3], (uint32_t *)out);
+    }
     free(ctx.buf);
     return st;
+}
+
+/* The path bnn_bconv2d_opt takes and every predicate (same case format as bconv2d; the output
+ * must be 6 words). */
+static bnn_status run_bconv2d_paths(const test_case *tc, variant v, void *out)
+{
+    const int32_t *q = tc->params;
+    uint32_t *o = (uint32_t *)out;
+    bnn_bconv2d_params p;
+    (void)v;
+    conv_params(tc, &p);
+    if (q[11] != 6)
+        die("bconv2d_paths writes 6 words");
+    o[0] = (uint32_t)bnn_bconv2d_select_path(&p);
+    o[1] = (uint32_t)bnn_bconv2d_is_mve(&p);
+    o[2] = (uint32_t)bnn_bconv2d_is_bitsliced(&p);
+    o[3] = (uint32_t)bnn_bconv2d_is_lanes(&p);
+    o[4] = (uint32_t)bnn_bconv2d_is_field9(&p);
+    o[5] = (uint32_t)bnn_bconv2d_is_field18(&p);
+    return BNN_OK;
 }
 
 static bnn_status run_bmaxpool2d(const test_case *tc, variant v, void *out)
@@ -193,7 +233,7 @@ static runner find_runner(const char *name)
         {"thermometer", run_thermometer}, {"bconv2d", run_bconv2d},
         {"bmaxpool2d", run_bmaxpool2d}, {"bdense_hidden", run_bdense_hidden},
         {"bdense_output", run_bdense_output}, {"argmax", run_argmax},
-        {"xor_popcount", run_xor_popcount},
+        {"xor_popcount", run_xor_popcount}, {"bconv2d_paths", run_bconv2d_paths},
     };
     size_t i;
     for (i = 0; i < sizeof table / sizeof table[0]; i++)
@@ -208,6 +248,13 @@ static variant find_variant(const char *name)
     if (strcmp(name, "ref") == 0) return REF;
     if (strcmp(name, "opt") == 0) return OPT;
     if (strcmp(name, "wrapper") == 0) return WRAPPER;
+    if (strcmp(name, "mve") == 0) return PATH_MVE;
+    if (strcmp(name, "bitsliced") == 0) return PATH_BITSLICED;
+    if (strcmp(name, "lanes") == 0) return PATH_LANES;
+    if (strcmp(name, "field9") == 0) return PATH_FIELD9;
+    if (strcmp(name, "field18") == 0) return PATH_FIELD18;
+    if (strcmp(name, "words") == 0) return PATH_WORDS;
+    if (strcmp(name, "table") == 0) return PATH_TABLE;
     die("unknown variant");
     return REF;
 }

@@ -7,6 +7,7 @@ CRC-32 of what the kernel wrote; both are checked here."""
 import zlib
 from functools import lru_cache
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ import pytest
 import kernel_cases
 from kernel_harness import BNN_OK, RUNTIME
 from pipeline import boards, build, emulate
-from pipeline.render import c_array
+from pipeline.render import c_array, conv_scratch_bytes
 
 BOARD = "mps3-an547"
 SEED = 20240907
@@ -70,7 +71,8 @@ def cases_header(all_cases) -> str:
                      f"{groups}, {out_groups}, c{i}_w, c{i}_th, c{i}_flip}}, c{i}_in, c{i}_want, "
                      f"{expected.size}}},")
         out_max = max(out_max, expected.size)
-        scratch_max = max(scratch_max, receptive_words(case))
+        layer = SimpleNamespace(kernel=(kh, kw), in_shape=(h, w, in_c), groups=groups)
+        scratch_max = max(scratch_max, conv_scratch_bytes(layer) // 4)  # the render's arena
     lines.append(f"#define MVE_OUT_WORDS_MAX {out_max}")
     lines.append(f"#define MVE_SCRATCH_WORDS_MAX {scratch_max}")
     lines.append("static const mve_case mve_cases[] = {\n" + "\n".join(table) + "\n};")
