@@ -1,8 +1,11 @@
-"""`python -m bench [kernels|accuracy|agreement|e2e|docs|paper|all] [--quick]` (default: all).
+"""`python -m bench [kernels|accuracy|agreement|e2e|docs|paper|peers|all] [--quick]` (default: all).
 
 all runs kernels, e2e, agreement, accuracy, then regenerates docs/benchmarks.md. `paper` (the
 study of issue 15, about 2 hours on 2 cores; not part of all) runs its grid, or with --report
-regenerates docs/paper.md from bench/results/paper.json. A benchmark
+regenerates docs/paper.md from bench/results/paper.json. `peers` (not part of all; about 15 CPU
+minutes, cached under build/bench/peers/) trains float and int8 Keras CNNs at the zoo's weight
+budgets, runs them in the TFLite Micro interpreter and writes bench/results/peers.json (needs the
+[peers] extra: tflite-micro). A benchmark
 that cannot run here (no trained model) says why and is skipped; one that finds a wrong result
 (a kernel or a firmware that disagrees with the oracle) fails the command (exit 1). A bad
 argument or a problem the user can fix (a named PipelineError) is one line and exit 2.
@@ -16,7 +19,7 @@ from pathlib import Path
 
 from . import BenchError, BenchSkipped
 
-COMMANDS = ("kernels", "accuracy", "agreement", "e2e", "docs", "paper", "all")
+COMMANDS = ("kernels", "accuracy", "agreement", "e2e", "docs", "paper", "peers", "all")
 ALL_ORDER = ("kernels", "e2e", "agreement", "accuracy")
 
 
@@ -42,11 +45,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--report", action="store_true",
                     help="paper: only regenerate docs/paper.md and its plots from the results")
     ap.add_argument("--boards", nargs="+", metavar="BOARD", help="kernels: only these boards")
-    ap.add_argument("--ir", type=Path, help="agreement: the model.ir.json to check "
-                                            "(default: the trained default model)")
+    ap.add_argument("--ir", type=Path, help="agreement: the model.ir.json to check; peers: the "
+                                            "default model's IR (default: the trained default model)")
     ap.add_argument("--batch", type=int, default=500, help="agreement: vectors per firmware")
     ap.add_argument("--warm-only", action="store_true",
                     help="e2e: keep the earlier cold build and time only the warm deploy")
+    ap.add_argument("--epochs", type=int, default=None,
+                    help="peers: training epochs of each CNN (default 5, the default binary "
+                         "model's 1 teacher + 4 student epochs)")
+    ap.add_argument("--no-deploy", action="store_true",
+                    help="peers: do not deploy the binary models to read their instruction counts")
     return ap.parse_args(argv)
 
 
@@ -64,6 +72,11 @@ def run_one(name: str, args: argparse.Namespace) -> None:
     elif name == "e2e":
         from . import e2e
         e2e.run_e2e(cold=not args.warm_only)
+    elif name == "peers":
+        from . import peers
+        peers.run_peers(epochs=args.epochs or peers.EPOCHS, default_ir=args.ir,
+                        deploy=not args.no_deploy)
+        print(f"[peers] wrote {peers.RESULT} and {peers.PLOT}")
     elif name == "docs":
         from . import docs
         print(f"[docs] wrote {docs.write_docs()}")
@@ -99,6 +112,13 @@ def main(argv: list[str] | None = None) -> int:
         except PipelineError as exc:
             print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
             return 2
+    if args.command == "peers":
+        from . import peers
+        try:
+            peers.check_requirements()
+        except peers.PeersMissingError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     if args.list_runs:
         from . import accuracy
         for run in accuracy.plan_runs(args.quick):
@@ -114,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         except BenchError as exc:
             print(f"[{name}] FAILED: {exc}", flush=True)
             failed.append(name)
-    if args.command in ("all", "kernels", "accuracy", "agreement", "e2e"):
+    if args.command in ("all", "kernels", "accuracy", "agreement", "e2e", "peers"):
         from . import docs
         print(f"[docs] wrote {docs.write_docs()}")
     return 1 if failed else 0
