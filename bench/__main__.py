@@ -28,7 +28,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("command", nargs="?", choices=COMMANDS, default="all")
     ap.add_argument("--quick", action="store_true",
                     help="small variants: accuracy on seed 0, M=8, short schedules; "
-                         "agreement on 1000 images; paper: a tiny grid (minutes; not results)")
+                         "agreement on 1000 images; paper: a tiny grid (minutes; not results); "
+                         "peers: 1 epoch on 2000 images, 500 test images, results under "
+                         "build/bench/peers-quick/ (checks the harness; not results)")
     ap.add_argument("--runs", nargs="+", metavar="PATTERN",
                     help="accuracy, paper: only runs whose id matches (shell patterns, e.g. "
                          "'glt-m8-*', 'enc-raw-*')")
@@ -53,6 +55,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--epochs", type=int, default=None,
                     help="peers: training epochs of each CNN (default 5, the default binary "
                          "model's 1 teacher + 4 student epochs)")
+    ap.add_argument("--zoo", type=Path, help="peers: the zoo folder (default: zoo/)")
     ap.add_argument("--no-deploy", action="store_true",
                     help="peers: do not deploy the binary models to read their instruction counts")
     return ap.parse_args(argv)
@@ -74,9 +77,11 @@ def run_one(name: str, args: argparse.Namespace) -> None:
         e2e.run_e2e(cold=not args.warm_only)
     elif name == "peers":
         from . import peers
-        peers.run_peers(epochs=args.epochs or peers.EPOCHS, default_ir=args.ir,
-                        deploy=not args.no_deploy)
-        print(f"[peers] wrote {peers.RESULT} and {peers.PLOT}")
+        kw = peers.QUICK if args.quick else {}
+        kw = {**kw, **({"epochs": args.epochs} if args.epochs else {})}
+        doc = peers.run_peers(default_ir=args.ir, deploy=not args.no_deploy,
+                              zoo_dir=args.zoo or peers.ZOO_DIR, **kw)
+        print(f"[peers] wrote {doc['written']}")
     elif name == "docs":
         from . import docs
         print(f"[docs] wrote {docs.write_docs()}")
@@ -134,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         except BenchError as exc:
             print(f"[{name}] FAILED: {exc}", flush=True)
             failed.append(name)
-    if args.command in ("all", "kernels", "accuracy", "agreement", "e2e", "peers"):
+    if args.command in ("all", "kernels", "accuracy", "agreement", "e2e") or (
+            args.command == "peers" and not args.quick):
         from . import docs
         print(f"[docs] wrote {docs.write_docs()}")
     return 1 if failed else 0

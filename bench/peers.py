@@ -62,6 +62,12 @@ CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED = 3, 4, 9
 WEIGHT_OPS = {CONV_2D: "conv2d", DEPTHWISE_CONV_2D: "depthwise", FULLY_CONNECTED: "dense"}
 
 
+# --quick: the harness end to end in a minute or two, nothing written to bench/results or docs/.
+QUICK = {"epochs": 1, "train_limit": 2000, "test_limit": 500, "peers_dir": WORK_DIR / "peers-quick",
+         "out": WORK_DIR / "peers-quick" / "peers.json",
+         "plot": WORK_DIR / "peers-quick" / "peers_accuracy_storage.png"}
+
+
 class PeersMissingError(Exception):
     """The [peers] extra (tflite-micro) or TensorFlow is not installed."""
 
@@ -514,6 +520,13 @@ def peer_row(peer: Peer, train: dict, ev: dict) -> dict:
             "tflite_sha256": ev["tflite_sha256"]}
 
 
+def _trained_as_asked(rec: dict | None, arch: Arch, epochs: int, train_images: int) -> bool:
+    """Whether a cached training record is this CNN, trained this long on these images."""
+    return (rec is not None and rec.get("epochs") == epochs
+            and rec.get("train_images") == train_images
+            and rec.get("arch") == json.loads(json.dumps(asdict(arch))))
+
+
 def run_peers(out: Path = RESULT, epochs: int = EPOCHS, train_limit: int | None = None,
               test_limit: int | None = None, zoo_dir: Path = ZOO_DIR,
               default_ir: Path | None = None, deploy: bool = True, peers_dir: Path = PEERS_DIR,
@@ -525,8 +538,7 @@ def run_peers(out: Path = RESULT, epochs: int = EPOCHS, train_limit: int | None 
     for name in sorted({p.arch for p in PEERS}):
         arch_dir = peers_dir / name
         rec = read_json(arch_dir / "train.json")
-        if rec is None or rec["epochs"] != epochs or rec["train_images"] != (
-                train_limit or len(ds.train_images)) or rec["arch"] != asdict(archs[name]):
+        if not _trained_as_asked(rec, archs[name], epochs, train_limit or len(ds.train_images)):
             log(f"[peers] training {name}: {archs[name].describe()}, {epochs} epochs")
             rec = train_arch(archs[name], ds, arch_dir, epochs, train_limit, log)
         else:
@@ -551,10 +563,14 @@ def run_peers(out: Path = RESULT, epochs: int = EPOCHS, train_limit: int | None 
                    "MACs: those ops, batch 1. CPU seconds: user + system of the training process "
                    "(one TF thread), on a machine shared with other jobs.",
            "peers": rows, "binary": binary}
+    if train_limit or test_limit:
+        doc["note"] += (f" QUICK CHECK of the harness ({train_limit} training, {test_limit} test "
+                        "images): not results.")
     write_json(out, doc)
-    if plot is not None:
-        write_plot(doc, plot)
-    return doc
+    written = [out]
+    if plot is not None and write_plot(doc, plot):
+        written.append(plot)
+    return {**doc, "written": ", ".join(str(w) for w in written)}
 
 
 # --- the plot ------------------------------------------------------------------------------------

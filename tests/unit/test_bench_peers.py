@@ -142,3 +142,12 @@ def test_peers_command_without_the_extra_is_one_line_and_exit_2(monkeypatch, cap
     assert main(["peers"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "pip install" in err[0]
+
+
+def test_a_cached_training_record_is_reused_after_its_json_round_trip():
+    arch = peers.ARCHS[0]
+    rec = json.loads(json.dumps({"arch": peers.asdict(arch), "epochs": 5, "train_images": 60000}))
+    assert peers._trained_as_asked(rec, arch, 5, 60000)
+    assert not peers._trained_as_asked(rec, arch, 4, 60000)
+    assert not peers._trained_as_asked(rec, peers.ARCHS[1], 5, 60000)
+    assert not peers._trained_as_asked(None, arch, 5, 60000)
