@@ -249,6 +249,12 @@ def peers_rows(p: dict) -> list[list]:
     return rows
 
 
+def _recipe(r: dict | None) -> str:
+    if not r:
+        return "Adam"
+    return f"{r['optimizer']} {r['lr']:g} ({r['schedule']}), augmentation {r['augment']}"
+
+
 def peers_section(p: dict | None) -> str:
     if p is None:
         return ("## Peers: float and int8 CNNs at the same storage\n\nNo result yet: "
@@ -262,7 +268,7 @@ def peers_section(p: dict | None) -> str:
              "inference from the project's deploy in QEMU (`-icount`: instructions, not cycles). "
              f"Default model: {default.get('source', '-')}.",
              f"Peers: Keras CNNs (BatchNorm folded by the converter), {s['epochs']} epochs, batch "
-             f"{s['batch']}, Adam, seed {s['seed']}, one TF thread, on the "
+             f"{s['batch']}, {_recipe(s.get('recipe'))}, seed {s['seed']}, one TF thread, on the "
              f"{s['train_images']:,} training images; {s['quantisation']} with "
              f"{s['representative_images']} training images as the representative set. Accuracy "
              f"in {p['interpreter']} on {p['peers'][0]['test_images']:,} test images. "

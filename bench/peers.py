@@ -54,6 +54,9 @@ BUDGETS = (("fashion-glt-1m", 1_000_000), ("fashion-glt-256k", 256_000),
            ("fashion-glt-64k", 64_000))
 EPOCHS = 5  # the default binary model's schedule: 1 teacher + 4 student epochs
 BATCH = 128
+# The training recipe (as the binary models': cosine learning rate; horizontal flips as the zoo's
+# configs). Stored with each cached training: a different recipe trains again.
+RECIPE = {"optimizer": "Adam", "lr": 2e-3, "schedule": "cosine to 0", "augment": "hflip p=0.5"}
 SEED = 0
 REPRESENTATIVE = 500  # training images for the int8 calibration
 TFLM_ARENA = 512 * 1024
@@ -263,14 +266,19 @@ def train_arch(arch: Arch, ds, out_dir: Path, epochs: int = EPOCHS,
     if train_limit:
         x, y = x[:train_limit], y[:train_limit]
     model = build_keras(arch)
-    model.compile(optimizer=tf.keras.optimizers.Adam(1e-3),
+    steps = epochs * -(-len(x) // BATCH)
+    lr = tf.keras.optimizers.schedules.CosineDecay(RECIPE["lr"], decay_steps=steps)
+    model.compile(optimizer=tf.keras.optimizers.Adam(lr),
                   loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=["accuracy"])
     per_epoch = []
     cpu0, wall0 = _cpu(), time.monotonic()
     for epoch in range(epochs):
         c, w = _cpu(), time.monotonic()
-        hist = model.fit(x, y, batch_size=BATCH, epochs=1, shuffle=True, verbose=0)
+        flip = np.random.default_rng([SEED, epoch]).random(len(x)) < 0.5
+        xe = x.copy()
+        xe[flip] = xe[flip][:, :, ::-1]
+        hist = model.fit(xe, y, batch_size=BATCH, epochs=1, shuffle=True, verbose=0)
         per_epoch.append({"epoch": epoch + 1, "cpu_s": round(_cpu() - c, 1),
                           "wall_s": round(time.monotonic() - w, 1),
                           "train_loss": round(float(hist.history["loss"][-1]), 4),
@@ -289,7 +297,7 @@ def train_arch(arch: Arch, ds, out_dir: Path, epochs: int = EPOCHS,
         (out_dir / f"{fmt}.tflite").write_bytes(convert(model, fmt, rep))
     convert_cpu = _cpu() - c
     record = {"arch": asdict(arch), "describe": arch.describe(), "epochs": epochs,
-              "batch": BATCH, "optimizer": "Adam 1e-3", "seed": SEED,
+              "batch": BATCH, "recipe": RECIPE, "seed": SEED,
               "train_images": int(len(x)), "keras_params": int(model.count_params()),
               "train_cpu_s": round(train_cpu, 1), "train_wall_s": round(train_wall, 1),
               "convert_cpu_s": round(convert_cpu, 1), "per_epoch": per_epoch,
@@ -523,7 +531,7 @@ def peer_row(peer: Peer, train: dict, ev: dict) -> dict:
 def _trained_as_asked(rec: dict | None, arch: Arch, epochs: int, train_images: int) -> bool:
     """Whether a cached training record is this CNN, trained this long on these images."""
     return (rec is not None and rec.get("epochs") == epochs
-            and rec.get("train_images") == train_images
+            and rec.get("train_images") == train_images and rec.get("recipe") == RECIPE
             and rec.get("arch") == json.loads(json.dumps(asdict(arch))))
 
 
@@ -554,6 +562,7 @@ def run_peers(out: Path = RESULT, epochs: int = EPOCHS, train_limit: int | None 
                       f"{rows[0]['test_images']:,} test images for accuracy",
            "interpreter": rows[0]["interpreter"],
            "settings": {"epochs": epochs, "batch": BATCH, "seed": SEED, "threads": 1,
+                        "recipe": RECIPE,
                         "representative_images": REPRESENTATIVE,
                         "train_images": trained[PEERS[0].arch]["train_images"],
                         "quantisation": "TFLite full-integer post-training quantisation, "

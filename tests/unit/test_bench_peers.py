@@ -146,7 +146,8 @@ def test_peers_command_without_the_extra_is_one_line_and_exit_2(monkeypatch, cap
 
 def test_a_cached_training_record_is_reused_after_its_json_round_trip():
     arch = peers.ARCHS[0]
-    rec = json.loads(json.dumps({"arch": peers.asdict(arch), "epochs": 5, "train_images": 60000}))
+    rec = json.loads(json.dumps({"arch": peers.asdict(arch), "epochs": 5, "train_images": 60000,
+                                  "recipe": peers.RECIPE}))
     assert peers._trained_as_asked(rec, arch, 5, 60000)
     assert not peers._trained_as_asked(rec, arch, 4, 60000)
     assert not peers._trained_as_asked(rec, peers.ARCHS[1], 5, 60000)
