@@ -255,6 +255,18 @@ def _recipe(r: dict | None) -> str:
     return f"{r['optimizer']} {r['lr']:g} ({r['schedule']}), augmentation {r['augment']}"
 
 
+def peers_gaps(p: dict) -> list[tuple[str, int, float]]:
+    """(binary model, budget bits, best int8 peer accuracy - its accuracy) for every binary
+    model measured at a budget that has an int8 peer."""
+    out = []
+    for b in p["binary"]:
+        best = max((q["accuracy"] for q in p["peers"] if q["format"] == "int8"
+                    and q["budget_bits"] == b["budget_bits"]), default=None)
+        if b.get("accuracy") is not None and best is not None:
+            out.append((b["model"], b["budget_bits"], best - b["accuracy"]))
+    return out
+
+
 def peers_section(p: dict | None) -> str:
     if p is None:
         return ("## Peers: float and int8 CNNs at the same storage\n\nNo result yet: "
@@ -277,6 +289,10 @@ def peers_section(p: dict | None) -> str:
              "(the same weights before quantisation) on that share of the test images. "
              "Instruction counts of the peers are not measured (they run in the host "
              "interpreter, not on a board)."]
+    gaps = peers_gaps(p)
+    if gaps:
+        notes.append("At the same budget, best int8 peer minus binary model: " + "; ".join(
+            f"{name} ({b / 8000:g} KB): {100 * d:+.2f} points" for name, b, d in gaps) + ".")
     plot = (f"\n\n![accuracy vs weight storage]({PEERS_PLOT})"
             if (DOC.parent / PEERS_PLOT).is_file() else "")
     return (f"## Peers: float and int8 CNNs at the same storage ({p['date']})\n\n"

@@ -152,3 +152,11 @@ def test_a_cached_training_record_is_reused_after_its_json_round_trip():
     assert not peers._trained_as_asked(rec, arch, 4, 60000)
     assert not peers._trained_as_asked(rec, peers.ARCHS[1], 5, 60000)
     assert not peers._trained_as_asked(None, arch, 5, 60000)
+
+
+def test_gap_to_the_binary_model_at_its_budget():
+    doc = _doc()
+    doc["binary"][1].update(status="trained", accuracy=0.80, bits=60000)
+    assert [(n, b, round(d, 4)) for n, b, d in docs.peers_gaps(doc)] == [
+        ("fashion-glt-64k", 64000, 0.0512)]
+    assert "fashion-glt-64k (8 KB): +5.12 points" in docs.peers_section(doc)
