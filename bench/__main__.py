@@ -47,8 +47,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--report", action="store_true",
                     help="paper: only regenerate docs/paper.md and its plots from the results")
     ap.add_argument("--boards", nargs="+", metavar="BOARD", help="kernels: only these boards")
-    ap.add_argument("--ir", type=Path, help="agreement: the model.ir.json to check; peers: the "
-                                            "default model's IR (default: the trained default model)")
+    ap.add_argument("--ir", type=Path,
+                    help="agreement: the model.ir.json to check; peers: the default model's IR "
+                         "(default: the trained default model)")
     ap.add_argument("--batch", type=int, default=500, help="agreement: vectors per firmware")
     ap.add_argument("--warm-only", action="store_true",
                     help="e2e: keep the earlier cold build and time only the warm deploy")

@@ -88,7 +88,8 @@ class Arch:
 
     def describe(self) -> str:
         head = f"flatten, dense {self.dense}" if self.dense else "global avg pool"
-        return "conv3x3 " + "-".join(str(c) for c in self.convs) + f" (maxpool each), {head}, dense 10"
+        convs = "-".join(str(c) for c in self.convs)
+        return f"conv3x3 {convs} (maxpool each), {head}, dense 10"
 
 
 ARCHS = (Arch("cnn-s0", (4, 8, 16), 0), Arch("cnn-s1", (8, 16, 32), 0),
@@ -363,7 +364,8 @@ def evaluate_peer(peer: Peer, arch_dir: Path, ds, test_limit: int | None = None,
     doc = {"tflite_sha256": digest, "test_images": int(len(images)),
            "accuracy": float((pred == labels).mean()),
            "agreement_with_float_keras": float((pred == keras_pred).mean()),
-           "interpreter": f"tflite-micro {tflm_version()} (TFLM host interpreter, reference kernels)",
+           "interpreter": f"tflite-micro {tflm_version()} "
+                          "(TFLM host interpreter, reference kernels)",
            "eval_cpu_s": round(_cpu() - c, 1), "eval_wall_s": round(time.monotonic() - w, 1),
            **{k: fb[k] for k in ("weight_bytes", "weight_bytes_by_type", "constant_bytes",
                                  "file_bytes", "macs", "layers")}}
