@@ -1,4 +1,5 @@
-"""Benchmarks of the GLT-BNN toolchain: ``python -m bench [kernels|accuracy|agreement|e2e|docs|all]``.
+"""Benchmarks of the GLT-BNN toolchain:
+``python -m bench [kernels|accuracy|agreement|e2e|docs|paper|peers|all]``.
 
 Each benchmark writes one small JSON file under ``bench/results/`` (committed with the code), and
 ``bench.docs`` renders ``docs/benchmarks.md`` from those files. Benchmarks are not tests: they

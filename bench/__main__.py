@@ -1,8 +1,11 @@
-"""`python -m bench [kernels|accuracy|agreement|e2e|docs|paper|all] [--quick]` (default: all).
+"""`python -m bench [kernels|accuracy|agreement|e2e|docs|paper|peers|all] [--quick]` (default: all).
 
 all runs kernels, e2e, agreement, accuracy, then regenerates docs/benchmarks.md. `paper` (the
 study of issue 15, about 2 hours on 2 cores; not part of all) runs its grid, or with --report
-regenerates docs/paper.md from bench/results/paper.json. A benchmark
+regenerates docs/paper.md from bench/results/paper.json. `peers` (not part of all; about 15 CPU
+minutes, cached under build/bench/peers/) trains float and int8 Keras CNNs at the zoo's weight
+budgets, runs them in the TFLite Micro interpreter and writes bench/results/peers.json (needs the
+[peers] extra: tflite-micro). A benchmark
 that cannot run here (no trained model) says why and is skipped; one that finds a wrong result
 (a kernel or a firmware that disagrees with the oracle) fails the command (exit 1). A bad
 argument or a problem the user can fix (a named PipelineError) is one line and exit 2.
@@ -16,7 +19,7 @@ from pathlib import Path
 
 from . import BenchError, BenchSkipped
 
-COMMANDS = ("kernels", "accuracy", "agreement", "e2e", "docs", "paper", "all")
+COMMANDS = ("kernels", "accuracy", "agreement", "e2e", "docs", "paper", "peers", "all")
 ALL_ORDER = ("kernels", "e2e", "agreement", "accuracy")
 
 
@@ -25,7 +28,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("command", nargs="?", choices=COMMANDS, default="all")
     ap.add_argument("--quick", action="store_true",
                     help="small variants: accuracy on seed 0, M=8, short schedules; "
-                         "agreement on 1000 images; paper: a tiny grid (minutes; not results)")
+                         "agreement on 1000 images; paper: a tiny grid (minutes; not results); "
+                         "peers: 1 epoch on 2000 images, 500 test images, results under "
+                         "build/bench/peers-quick/ (checks the harness; not results)")
     ap.add_argument("--runs", nargs="+", metavar="PATTERN",
                     help="accuracy, paper: only runs whose id matches (shell patterns, e.g. "
                          "'glt-m8-*', 'enc-raw-*')")
@@ -42,11 +47,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--report", action="store_true",
                     help="paper: only regenerate docs/paper.md and its plots from the results")
     ap.add_argument("--boards", nargs="+", metavar="BOARD", help="kernels: only these boards")
-    ap.add_argument("--ir", type=Path, help="agreement: the model.ir.json to check "
-                                            "(default: the trained default model)")
+    ap.add_argument("--ir", type=Path,
+                    help="agreement: the model.ir.json to check; peers: the default model's IR "
+                         "(default: the trained default model)")
     ap.add_argument("--batch", type=int, default=500, help="agreement: vectors per firmware")
     ap.add_argument("--warm-only", action="store_true",
                     help="e2e: keep the earlier cold build and time only the warm deploy")
+    ap.add_argument("--epochs", type=int, default=None,
+                    help="peers: training epochs of each CNN (default 5, the default binary "
+                         "model's 1 teacher + 4 student epochs)")
+    ap.add_argument("--zoo", type=Path, help="peers: the zoo folder (default: zoo/)")
+    ap.add_argument("--no-deploy", action="store_true",
+                    help="peers: do not deploy the binary models to read their instruction counts")
     return ap.parse_args(argv)
 
 
@@ -64,6 +76,13 @@ def run_one(name: str, args: argparse.Namespace) -> None:
     elif name == "e2e":
         from . import e2e
         e2e.run_e2e(cold=not args.warm_only)
+    elif name == "peers":
+        from . import peers
+        kw = peers.QUICK if args.quick else {}
+        kw = {**kw, **({"epochs": args.epochs} if args.epochs else {})}
+        doc = peers.run_peers(default_ir=args.ir, deploy=not args.no_deploy,
+                              zoo_dir=args.zoo or peers.ZOO_DIR, **kw)
+        print(f"[peers] wrote {doc['written']}")
     elif name == "docs":
         from . import docs
         print(f"[docs] wrote {docs.write_docs()}")
@@ -99,6 +118,13 @@ def main(argv: list[str] | None = None) -> int:
         except PipelineError as exc:
             print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
             return 2
+    if args.command == "peers":
+        from . import peers
+        try:
+            peers.check_requirements()
+        except peers.PeersMissingError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     if args.list_runs:
         from . import accuracy
         for run in accuracy.plan_runs(args.quick):
@@ -114,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
         except BenchError as exc:
             print(f"[{name}] FAILED: {exc}", flush=True)
             failed.append(name)
-    if args.command in ("all", "kernels", "accuracy", "agreement", "e2e"):
+    if args.command in ("all", "kernels", "accuracy", "agreement", "e2e") or (
+            args.command == "peers" and not args.quick):
         from . import docs
         print(f"[docs] wrote {docs.write_docs()}")
     return 1 if failed else 0

@@ -260,6 +260,98 @@ def e2e_section(e: dict | None) -> str:
             + _table(["", "value"], rows))
 
 
+# --- peers (python -m bench peers; kept as its own block) ----------------------------------------
+
+PEERS_PLOT = "img/peers_accuracy_storage.png"  # relative to docs/
+
+
+def _kb(n: int | None) -> str:
+    return "-" if n is None else f"{n / 1000:,.1f} KB"
+
+
+def _count(n: int | None) -> str:
+    return "-" if n is None else f"{n:,}"
+
+
+def peers_rows(p: dict) -> list[list]:
+    """One row per model, grouped by storage budget: the binary zoo model, then its float and
+    int8 peers; the default binary model with the 1 Mbit group."""
+    boards = ("mps2-an386", "mps3-an547")
+    rows = []
+    for budget in sorted({r["budget_bits"] for r in p["binary"] + p["peers"]}, reverse=True):
+        for r in (b for b in p["binary"] if b["budget_bits"] == budget):
+            if r["status"] != "trained":
+                rows.append([f"{budget / 8000:g} KB", r["model"], r["kind"], "not yet trained",
+                             "-", "-", "-", "-", "-", "-"])
+                continue
+            instr = [_count((r.get("instructions") or {}).get(b)) for b in boards]
+            rows.append([f"{budget / 8000:g} KB", r["model"], r["kind"], _pct(r["accuracy"]),
+                         f"{_kb(r['bits'] // 8 if r.get('bits') else None)} "
+                         f"({_count(r.get('bits'))} bits)",
+                         "-" if r.get("binary_macs") is None else f"{r['binary_macs']:,} binary",
+                         *instr, r.get("training") or "-", "-"])
+        for r in (q for q in p["peers"] if q["budget_bits"] == budget):
+            fits = "" if r["fits_budget"] else " **over budget**"
+            agree = ("-" if r["format"] != "int8"
+                     else f"{_pct(r['agreement_with_float_keras'])} with float")
+            rows.append([f"{budget / 8000:g} KB", f"{r['model']}: {r['arch']}", r["kind"],
+                         _pct(r["accuracy"]), f"{_kb(r['weight_bytes'])}{fits}",
+                         f"{_count(r['macs'])} {r['format']}", "-", "-",
+                         f"{r['epochs']} epochs, {r['train_cpu_s']:,.0f} CPU s", agree])
+    return rows
+
+
+def _recipe(r: dict | None) -> str:
+    if not r:
+        return "Adam"
+    return f"{r['optimizer']} {r['lr']:g} ({r['schedule']}), augmentation {r['augment']}"
+
+
+def peers_gaps(p: dict) -> list[tuple[str, int, float]]:
+    """(binary model, budget bits, best int8 peer accuracy - its accuracy) for every binary
+    model measured at a budget that has an int8 peer."""
+    out = []
+    for b in p["binary"]:
+        best = max((q["accuracy"] for q in p["peers"] if q["format"] == "int8"
+                    and q["budget_bits"] == b["budget_bits"]), default=None)
+        if b.get("accuracy") is not None and best is not None:
+            out.append((b["model"], b["budget_bits"], best - b["accuracy"]))
+    return out
+
+
+def peers_section(p: dict | None) -> str:
+    if p is None:
+        return ("## Peers: float and int8 CNNs at the same storage\n\nNo result yet: "
+                "`python -m bench peers` (needs the `[peers]` extra, installed by `make setup`).")
+    header = ["budget", "model", "kind", "accuracy", "weights", "MACs / inference",
+              "Cortex-M4 instructions", "Cortex-M55 instructions", "training", "int8 agreement"]
+    s = p["settings"]
+    default = next((b for b in p["binary"] if "default" in b["kind"]), {})
+    notes = [f"Binary rows: accuracy of the integer model on the test split; weights = every "
+             "stored bit of the IR (binary weights and int32 parameters); instructions per "
+             "inference from the project's deploy in QEMU (`-icount`: instructions, not cycles). "
+             f"Default model: {default.get('source', '-')}.",
+             f"Peers: Keras CNNs (BatchNorm folded by the converter), {s['epochs']} epochs, batch "
+             f"{s['batch']}, {_recipe(s.get('recipe'))}, seed {s['seed']}, one TF thread, on the "
+             f"{s['train_images']:,} training images; {s['quantisation']} with "
+             f"{s['representative_images']} training images as the representative set. Accuracy "
+             f"in {p['interpreter']} on {p['peers'][0]['test_images']:,} test images. "
+             + p["note"],
+             "int8 agreement: the int8 model's class equals its own float Keras model's "
+             "(the same weights before quantisation) on that share of the test images. "
+             "Instruction counts of the peers are not measured (they run in the host "
+             "interpreter, not on a board)."]
+    gaps = peers_gaps(p)
+    if gaps:
+        notes.append("At the same budget, best int8 peer minus binary model: " + "; ".join(
+            f"{name} ({b / 8000:g} KB): {100 * d:+.2f} points" for name, b, d in gaps) + ".")
+    plot = (f"\n\n![accuracy vs weight storage]({PEERS_PLOT})"
+            if (DOC.parent / PEERS_PLOT).is_file() else "")
+    return (f"## Peers: float and int8 CNNs at the same storage ({p['date']})\n\n"
+            "What a user would pick instead at each zoo budget (125 KB, 32 KB, 8 KB of weights), "
+            "side by side. " + " ".join(notes) + "\n\n" + _table(header, peers_rows(p)) + plot)
+
+
 def render_markdown(res: dict) -> str:
     machines = {r["machine"]["cpus"] for r in res.values() if r}
     cpus = ", ".join(str(c) for c in sorted(machines)) or "2"
@@ -272,13 +364,13 @@ def render_markdown(res: dict) -> str:
              "of its result. Regenerate with `make bench` (or `python -m bench <name>`).")
     parts = [intro, targets_section(res), kernels_section(res["kernels"]),
              agreement_section(res["agreement"]), accuracy_section(res["accuracy"]),
-             e2e_section(res["e2e"])]
+             e2e_section(res["e2e"]), peers_section(res.get("peers"))]
     return "\n\n".join(parts) + "\n"
 
 
 def load_results(results_dir: Path = RESULTS_DIR) -> dict:
     return {name: read_json(results_dir / f"{name}.json")
-            for name in ("kernels", "agreement", "accuracy", "e2e")}
+            for name in ("kernels", "agreement", "accuracy", "e2e", "peers")}
 
 
 def write_docs(out: Path = DOC, results_dir: Path = RESULTS_DIR) -> Path:
