@@ -8,7 +8,7 @@ per layer, file hashes, training time and machine) and a model card (``README.md
 
     python -m pipeline.zoo list
     python -m pipeline.zoo publish --config configs/zoo/<name>.yaml --build build/zoo/<name>
-        [--time-file <GNU time -v output>] [--machine "<words>"]
+        [--time-file <GNU time -v output> ...] [--machine "<words>"]
 
 ``publish`` lowers a finished training checkpoint, checks that torch (eval) and the oracle give
 the same integer logits on every test image, and writes the entry. Training needs the
@@ -88,28 +88,28 @@ def _machine(words: str | None) -> dict:
     return out
 
 
-def _gnu_time(path: Path | None) -> dict:
-    """CPU and wall seconds of a `/usr/bin/time -v` report (the whole training process)."""
-    if path is None or not Path(path).is_file():
-        return {}
-    fields = {}
-    for line in Path(path).read_text().splitlines():
-        key, _, value = line.strip().rpartition(": ")
-        fields[key] = value
-    out = {}
-    if "User time (seconds)" in fields:
-        out["cpu_seconds"] = round(float(fields["User time (seconds)"]) +
-                                   float(fields.get("System time (seconds)", 0)), 1)
-    wall = fields.get("Elapsed (wall clock) time (h:mm:ss or m:ss)")
-    if wall:
-        secs = 0.0
-        for part in wall.split(":"):
-            secs = secs * 60 + float(part)
-        out["process_wall_seconds"] = round(secs, 1)
+def _gnu_time(paths: list[Path]) -> dict:
+    """CPU and wall seconds of `/usr/bin/time -v` reports of the training process(es), summed
+    (a training stopped and resumed has one report a process)."""
+    out: dict = {}
+    for path in paths or []:
+        fields = {}
+        for line in Path(path).read_text().splitlines():
+            key, _, value = line.strip().rpartition(": ")
+            fields[key] = value
+        if "User time (seconds)" in fields:
+            cpu = float(fields["User time (seconds)"]) + float(fields.get("System time (seconds)", 0))
+            out["cpu_seconds"] = round(out.get("cpu_seconds", 0) + cpu, 1)
+        wall = fields.get("Elapsed (wall clock) time (h:mm:ss or m:ss)")
+        if wall:
+            secs = 0.0
+            for part in wall.split(":"):
+                secs = secs * 60 + float(part)
+            out["process_wall_seconds"] = round(out.get("process_wall_seconds", 0) + secs, 1)
     return out
 
 
-def publish(config: Path, build: Path, zoo: Path, time_file: Path | None = None,
+def publish(config: Path, build: Path, zoo: Path, time_files: list[Path] | None = None,
             machine: str | None = None) -> Path:
     """Write ``zoo/<config name>/`` from the finished training in ``build``."""
     import torch
@@ -124,8 +124,13 @@ def publish(config: Path, build: Path, zoo: Path, time_file: Path | None = None,
     ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
     if not ckpt.get("finished"):
         raise SystemExit(f"{ckpt_path}: training has not finished (resume it first)")
-    if ckpt.get("config") != cfg.to_dict():
-        raise SystemExit(f"{ckpt_path} was trained from another config than {config}")
+    # the name is no training setting: a run of the same settings under another name (e.g. an
+    # experiment's) publishes as this config, and metrics.json says what it was trained as
+    trained, wanted = dict(ckpt.get("config", {})), cfg.to_dict()
+    trained_as = trained.pop("name", None)
+    wanted.pop("name")
+    if trained != wanted:
+        raise SystemExit(f"{ckpt_path} was trained from other settings than {config}")
     out = Path(zoo) / cfg.name
     out.mkdir(parents=True, exist_ok=True)
     model = lower_checkpoint(ckpt_path)
@@ -153,7 +158,8 @@ def publish(config: Path, build: Path, zoo: Path, time_file: Path | None = None,
         "wall_seconds": round(train_seconds, 1),
         "student_wall_seconds": round(sum(r.get("seconds", 0) for r in student), 1),
         "threads": cfg.train.threads,
-        **_gnu_time(time_file),
+        **({"trained_as": trained_as} if trained_as != cfg.name else {}),
+        **_gnu_time(time_files or []),
     }
     doc = {
         "name": cfg.name,
@@ -183,10 +189,17 @@ def model_card(doc: dict, cfg) -> str:
         rows.append(f"| {name} | {total:,} | {100 * total / doc['bits']['total']:.1f} % | "
                     f"{doc['macs']['per_layer'][name]:,} |")
     cpu = f", {t['cpu_seconds'] / 60:.1f} CPU-minutes" if "cpu_seconds" in t else ""
-    teacher = (f"float teacher {t['teacher_epochs']} epochs "
+    n = t["teacher_epochs"]
+    teacher = (f"float teacher {n} epoch{'s' if n != 1 else ''} "
                f"({100 * t['teacher_test_accuracy']:.2f} % float test accuracy), "
                if t.get("teacher_test_accuracy") is not None else "")
     aug = {k: v for k, v in cfg.to_dict()["data"]["augment"].items() if v}
+    m = doc["machine"]
+    threads = f"{t['threads']} torch thread{'s' if t['threads'] != 1 else ''}"
+    machine = f"{m['cpu']}, {m['cpus']} cores, {threads}" + (f". {m['note']}" if m.get("note")
+                                                             else "")
+    trained_as = (f" It was trained as `{t['trained_as']}`: the same settings under another "
+                  "name." if t.get("trained_as") else "")
     return f"""# {doc['name']}
 
 A fully-binarized network for Fashion-MNIST (28x28 grey images, 10 classes) with a Generic
@@ -201,9 +214,8 @@ integer IR here is what the C library, the ONNX/TFLite exports and the firmware 
   {100 * doc['bits']['largest_layer_share']:.1f} % of the bits.
 - Trained with `python -m pipeline train --config configs/zoo/{doc['name']}.yaml` ({teacher}
   {t['student_epochs']} student epochs with distillation, augmentation {aug or 'none'}, no
-  pruning) in {t['wall_seconds'] / 60:.1f} minutes of training wall time{cpu}, on
-  {doc['machine']['cpu']} ({doc['machine']['cpus']} cores, {t['threads']} torch thread;
-  {doc['machine'].get('note', '')}).
+  pruning) in {t['wall_seconds'] / 60:.1f} minutes of training wall time{cpu}; machine:
+  {machine}.{trained_as}
 - Deploy without training: `make deploy BOARD=<board> MODEL={doc['name']}`
   (`python -m pipeline deploy --board <board> --model {doc['name']}`).
 - IR sha256 `{doc['ir_sha256']}`; `tests/zoo` re-runs the oracle on the test split and checks
@@ -218,11 +230,14 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m pipeline.zoo", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     sub.add_parser("list", help="the zoo's models with accuracy and bits")
+    card = sub.add_parser("card", help="rewrite zoo/<name>/README.md from its metrics.json")
+    card.add_argument("name")
     pub = sub.add_parser("publish", help="write zoo/<name>/ from a finished training")
     pub.add_argument("--config", type=Path, required=True)
     pub.add_argument("--build", type=Path, required=True, help="the training's output folder")
     pub.add_argument("--zoo", type=Path, default=None, help="zoo folder (default: the package's)")
-    pub.add_argument("--time-file", type=Path, help="`/usr/bin/time -v` output of the training")
+    pub.add_argument("--time-file", type=Path, action="append", default=[],
+                     help="`/usr/bin/time -v` output of the training (repeat: summed)")
     pub.add_argument("--machine", help="words about the machine (shared, idle, ...)")
     args = p.parse_args(argv)
     if args.cmd == "list":
@@ -230,6 +245,12 @@ def main(argv: list[str] | None = None) -> int:
             doc = json.loads((resources.zoo_dir() / name / "metrics.json").read_text())
             print(f"{name:<20} {100 * doc['accuracy']:6.2f} %  {doc['bits']['total']:>9,} bits  "
                   f"{doc['macs']['total'] / 1e6:6.2f} M MACs")
+        return 0
+    if args.cmd == "card":
+        from .config import load_config
+        folder = resources.zoo_model(args.name).parent
+        doc = json.loads((folder / "metrics.json").read_text())
+        (folder / "README.md").write_text(model_card(doc, load_config(folder / "config.yaml")))
         return 0
     zoo = args.zoo or (resources.checkout_root() or Path.cwd()) / "zoo"
     out = publish(args.config, args.build, zoo, args.time_file, args.machine)

