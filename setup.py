@@ -1,9 +1,10 @@
 """Package layout of glt-bnn; the metadata lives in pyproject.toml.
 
-The C runtime, the firmware templates, the board records and the configs stay at the top of
-the repository (firmware_templates/, boards/, configs/) and ship inside the wheel as package data
-of ``pipeline`` (pipeline/firmware_templates, pipeline/board_files, pipeline/config_files), where
-pipeline/resources.py finds them. Sub-packages of pipeline/ are found automatically.
+The C runtime, the firmware templates, the board records, the configs and the pretrained model
+zoo stay at the top of the repository (firmware_templates/, boards/, configs/, zoo/) and ship
+inside the wheel as package data of ``pipeline`` (pipeline/firmware_templates,
+pipeline/board_files, pipeline/config_files, pipeline/zoo_files), where pipeline/resources.py
+finds them. Sub-packages of pipeline/ are found automatically.
 """
 from setuptools import find_packages, setup
 
@@ -11,6 +12,7 @@ DATA_PACKAGES = {
     "pipeline.firmware_templates": "firmware_templates",
     "pipeline.board_files": "boards",
     "pipeline.config_files": "configs",
+    "pipeline.zoo_files": "zoo",
 }
 
 setup(

@@ -92,6 +92,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--board", required=True, help="board name (python -m pipeline boards)")
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="training config YAML")
     parser.add_argument("--ir", type=Path, help="deploy this IR file instead of training")
+    parser.add_argument("--model", help="deploy this pretrained zoo model (zoo/<MODEL>/) instead "
+                        f"of training; the zoo has: {', '.join(_zoo_names()) or 'none'}")
     parser.add_argument("--vectors", type=int, help="test vectors run on the board "
                         "(default: the config's deploy.vectors, or 20)")
     parser.add_argument("--variant", choices=("opt", "ref"), default="opt",
@@ -114,6 +116,10 @@ def run(args: argparse.Namespace) -> int:
         from .render import check_model_name
         check_model_name(args.name)  # a bad C name fails before any work too
     cfg = None
+    if getattr(args, "model", None) is not None:
+        if args.ir is not None:
+            raise PipelineError("give --model or --ir, not both")
+        args.ir = resources.zoo_model(args.model)  # an unknown name fails here, listing the zoo
     if args.ir is not None:
         ir.Model.load(args.ir)  # a missing or malformed IR fails here, before any work
         from .render import name_from_ir_path
@@ -135,6 +141,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 MAX_VECTORS = 1_000_000  # as deploy.vectors in a config
+
+
+def _zoo_names() -> list[str]:
+    try:
+        return resources.zoo_models()
+    except resources.MissingResourceError:
+        return []
 
 
 class DeployLockedError(PipelineError):

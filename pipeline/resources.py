@@ -1,9 +1,10 @@
-"""Where the package's data lives: firmware templates, the C runtime and board records.
+"""Where the package's data lives: firmware templates, the C runtime, board records, configs and
+the pretrained model zoo.
 
 The one place that locates them. In a source checkout (an editable install, or ``python -m``
 from the repository) they are the top-level folders ``firmware_templates/`` and ``boards/``;
 in an installed wheel they are package data under ``pipeline/`` (``firmware_templates/``,
-``board_files/``, ``config_files/``: setup.py maps the same folders there), found with
+``board_files/``, ``config_files/``, ``zoo_files/``: setup.py maps the same folders there), found with
 :mod:`importlib.resources`. Nothing here depends on the current directory, and nothing is ever
 written here: outputs go under ``./build`` or the folder given with ``--out``/``--build-dir``.
 """
@@ -20,11 +21,15 @@ _CHECKOUT = _PACKAGE_DIR.parent
 
 # folder name in the repository -> its folder inside the installed package (setup.py)
 _DATA = {"firmware_templates": "firmware_templates", "boards": "board_files",
-         "configs": "config_files"}
+         "configs": "config_files", "zoo": "zoo_files"}
 
 
 class MissingResourceError(PipelineError):
     """Package data is missing: the installation is incomplete."""
+
+
+class UnknownZooModelError(PipelineError):
+    """No pretrained model of that name in the zoo."""
 
 
 def _is_checkout() -> bool:
@@ -33,7 +38,8 @@ def _is_checkout() -> bool:
 
 @lru_cache(maxsize=None)
 def data_dir(name: str) -> Path:
-    """The folder ``name`` (``firmware_templates``, ``boards`` or ``configs``) as a directory."""
+    """The folder ``name`` (``firmware_templates``, ``boards``, ``configs`` or ``zoo``) as a
+    directory."""
     if name not in _DATA:
         raise KeyError(name)
     if _is_checkout() and (_CHECKOUT / name).is_dir():
@@ -70,6 +76,28 @@ def boards_dir() -> Path:
 def configs_dir() -> Path:
     """``configs/``: the training configs (fashion_glt.yaml is deploy's default)."""
     return data_dir("configs")
+
+
+def zoo_dir() -> Path:
+    """``zoo/``: one folder per pretrained model (model.ir.json + .npz, config.yaml,
+    metrics.json, README.md)."""
+    return data_dir("zoo")
+
+
+def zoo_models() -> list[str]:
+    """Names of the pretrained models in the zoo, sorted."""
+    return sorted(p.parent.name for p in zoo_dir().glob("*/model.ir.json"))
+
+
+def zoo_model(name: str) -> Path:
+    """``model.ir.json`` of the zoo model ``name``; :class:`UnknownZooModelError` lists the
+    models when there is none of that name."""
+    import re
+    path = zoo_dir() / str(name) / "model.ir.json"
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", str(name)) or not path.is_file():
+        known = ", ".join(zoo_models()) or "none"
+        raise UnknownZooModelError(f"no zoo model {name!r}; the zoo has: {known}")
+    return path
 
 
 def checkout_root() -> Path | None:

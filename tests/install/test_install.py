@@ -23,8 +23,8 @@ import pytest
 from pipeline import random_ir
 
 REPO = Path(__file__).resolve().parents[2]
-SOURCES = ("pipeline", "firmware_templates", "boards", "configs", "setup.py", "pyproject.toml",
-           "README.md")
+SOURCES = ("pipeline", "firmware_templates", "boards", "configs", "zoo", "setup.py",
+           "pyproject.toml", "README.md")
 BOARD = "mps2-an386"
 
 
@@ -96,6 +96,9 @@ def test_wheel_carries_the_package_data(wheel):
                  "pipeline/board_files/mps2-an386.yaml", "pipeline/board_files/schema.json",
                  "pipeline/config_files/fashion_glt.yaml", "pipeline/resources.py"):
         assert name in names, name
+    for model in sorted(p.name for p in (REPO / "zoo").iterdir() if p.is_dir()):
+        for f in ("model.ir.json", "model.ir.npz", "config.yaml", "metrics.json", "README.md"):
+            assert f"pipeline/zoo_files/{model}/{f}" in names, (model, f)
     assert not any(n.startswith(("tests/", "firmware_templates/", "boards/")) for n in names)
     meta = next(n for n in names if n.endswith(".dist-info/METADATA"))
     requires = [ln for ln in zipfile.ZipFile(wheel).read(meta).decode().splitlines()
@@ -133,6 +136,14 @@ def test_installed_wheel_works_from_an_empty_folder(tmp_path, wheel, ir_file):
          "--vectors", "2"], cwd=work)
     report = json.loads((work / "build" / "tiny_net" / BOARD / "report.json").read_text())
     assert report["mismatches"] == 0 and report["emulated"]
+    # a pretrained zoo model deploys from the wheel's package data, without training
+    zoo = {p.name: json.loads((p / "metrics.json").read_text())["bits"]["total"]
+           for p in (REPO / "zoo").iterdir() if p.is_dir()}
+    smallest = min(zoo, key=zoo.get)
+    run([tool, "deploy", "--model", smallest, "--board", BOARD, "--build-dir", "build",
+         "--vectors", "2"], cwd=work)
+    report = json.loads((work / "build" / smallest / BOARD / "report.json").read_text())
+    assert report["mismatches"] == 0 and report["model_bits"] == zoo[smallest]
     assert files_under(site) == before  # nothing written into site-packages
     assert sorted(p.name for p in work.iterdir()) == ["build"]
 

@@ -23,6 +23,15 @@ def test_shipped_config_loads(path):
     assert cfg.deploy.vectors >= 1
 
 
+# configs/zoo/ (the zoo models' training configs) and configs/experiments/ (docs/training.md)
+NESTED = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*/*.yaml"))
+
+
+@pytest.mark.parametrize("path", NESTED, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_nested_config_loads(path):
+    assert load_config(path).name == path.stem
+
+
 def test_comparison_configs_share_planes_and_topology():
     glt, uni, b2 = (load_config(CONFIGS[0].parent / f"fashion_{k}.yaml")
                     for k in ("glt", "uniform", "base2"))

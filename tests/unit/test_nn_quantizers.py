@@ -32,3 +32,20 @@ def test_clip_latent_weights():
     m.latent_weight = torch.nn.Parameter(torch.tensor([-3.0, 0.5, 2.0]))
     clip_latent_weights(m)
     assert m.latent_weight.tolist() == [-1.0, 0.5, 1.0]
+
+
+def test_fast_sign_and_ste_equal_the_plain_formulas():
+    """hard_sign and the STE's backward use fused kernels; they must equal the plain rules
+    (x >= 0 -> +1; gradient where |x| <= clip) on every value, the clip bounds included."""
+    torch.manual_seed(0)
+    for dtype in (torch.float32, torch.float64):
+        x = torch.randn(10_000, dtype=dtype)
+        edges = torch.tensor([0.0, -0.0, 1.0, -1.0, 1e-30, -1e-30], dtype=dtype)
+        above = torch.nextafter(torch.tensor([1.0, -1.0], dtype=dtype),
+                                torch.tensor([2.0, -2.0], dtype=dtype))
+        x = torch.cat([x, edges, above, x.mul(3).clamp(-1, 1)]).requires_grad_()
+        plain = torch.where(x >= 0, 1.0, -1.0).to(dtype)
+        assert torch.equal(hard_sign(x.detach()), plain)
+        grad = torch.randn_like(x)
+        sign_ste(x).backward(grad)
+        assert torch.equal(x.grad, grad * (x.detach().abs() <= 1).to(dtype))
