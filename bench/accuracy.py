@@ -29,7 +29,7 @@ from pipeline.errors import PipelineError
 
 from . import RESULTS_DIR, ROOT, WORK_DIR, machine, read_json, today, write_json
 
-BASE_CONFIG = ROOT / "configs" / "fashion_glt.yaml"
+BASE_CONFIG = ROOT / "configs" / "fashion_glt_dense.yaml"  # the config its results were measured on
 FULL_CONFIG = ROOT / "configs" / "fashion_glt_full.yaml"
 ENCODINGS = ("glt", "uniform", "base2")
 PLANES = (4, 8, 16)

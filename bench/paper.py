@@ -16,10 +16,10 @@ and without KD, and the same final architecture (the pruned+KD run's widths) tra
 scratch with and without KD. One float teacher per seed serves every KD run of that seed.
 
 Every run uses the same topology (the Fashion-MNIST one of ``configs/fashion_glt_dense.yaml``,
-the default as of 9a40851, or the 96x96x3 one of ``configs/{stl10,vww}_glt.yaml`` with ``--data``) and the same schedule
-(:data:`FULL` or :data:`QUICK`: training subset, epochs, test images). Pruned runs prune after
-student epochs ``prune_at`` within the same number of epochs, so they train no longer than the
-others.
+the default as of 9a40851, or the 96x96x3 one of ``configs/{stl10,vww}_glt.yaml`` with
+``--data``) and the same schedule (:data:`FULL` or :data:`QUICK`: training subset, epochs, test
+images). Pruned runs prune after student epochs ``prune_at`` within the same number of epochs,
+so they train no longer than the others.
 
 Runs go to a pool of worker processes (``--workers``, default 2, one torch thread each; on a GPU
 when torch sees one). Resumable: a finished run leaves ``build/bench/paper/<mode>/<run>.json``
