@@ -196,8 +196,8 @@ def model_card(doc: dict, cfg) -> str:
     aug = {k: v for k, v in cfg.to_dict()["data"]["augment"].items() if v}
     m = doc["machine"]
     threads = f"{t['threads']} torch thread{'s' if t['threads'] != 1 else ''}"
-    machine = f"{m['cpu']}, {m['cpus']} cores, {threads}" + (f". {m['note']}" if m.get("note")
-                                                             else "")
+    note = m.get("note", "")
+    machine = f"{m['cpu']}, {m['cpus']} cores, {threads}" + (f"; {note}" if note else "")
     trained_as = (f" It was trained as `{t['trained_as']}`: the same settings under another "
                   "name." if t.get("trained_as") else "")
     return f"""# {doc['name']}
