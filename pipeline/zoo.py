@@ -36,25 +36,14 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def layer_macs(layer: ir.Layer) -> int:
-    """Binary multiply-accumulates (XNOR-popcount terms) of one layer per image; the
-    thermometer's compares and the max-pools' ANDs count 0."""
-    if isinstance(layer, ir.BConv2d):
-        oh, ow, oc = layer.out_shape
-        return int(oh * ow * oc * layer.k)
-    if isinstance(layer, ir.BDense):
-        return int(layer.out_features * layer.k)
-    return 0
-
-
 def model_figures(model: ir.Model) -> dict:
     """Bits and MACs of ``model``, in total and per layer (what metrics.json records)."""
     per_bits = {layer.name: ir.layer_bits(layer) for layer in model.layers}
     totals = {name: sum(b.values()) for name, b in per_bits.items()}
     return {"bits": {"total": model.bits(), "per_layer": per_bits,
                      "largest_layer_share": round(max(totals.values()) / model.bits(), 4)},
-            "macs": {"total": sum(layer_macs(layer) for layer in model.layers),
-                     "per_layer": {layer.name: layer_macs(layer) for layer in model.layers}}}
+            "macs": {"total": int(sum(layer.macs for layer in model.layers)),
+                     "per_layer": {layer.name: int(layer.macs) for layer in model.layers}}}
 
 
 def load_test_split(data_path: str | Path) -> tuple[np.ndarray, np.ndarray]:
