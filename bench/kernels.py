@@ -320,18 +320,56 @@ def _model_record(board, run_now, run_before, cases: list) -> dict:
 
 
 def run_board(board_name: str, cases: list, work: Path, model: list | None = None,
-              baseline: Path | None = None) -> dict:
+              baseline: Path | None = None, cycle_model: bool = True) -> dict:
     """Build and run the benchmark firmware(s) on one board; returns its JSON record."""
     board = boards_mod.load_board(board_name)
     result, run = _build_and_run(board, cases, work / board_name, RUNTIME_DIR, VARIANTS, True)
     record = _board_record(board, result.size, run, cases)
     if model:
-        _, now = _build_and_run(board, model, work / board_name / "model", RUNTIME_DIR,
-                                ("opt",), True)
+        built, now = _build_and_run(board, model, work / board_name / "model", RUNTIME_DIR,
+                                    ("opt",), True)
         _, before = _build_and_run(board, model, work / board_name / "model_before",
                                    baseline, ("opt",), False)
         record["model"] = _model_record(board, now, before, model)
+        if cycle_model and board_name in CYCLE_MODEL_BOARDS:
+            add_cycle_model(board, built.elf, now, model, record["model"])
     return record
+
+
+# --- cycle model (bench/cycles.py) of the model's layers, Cortex-M4 only -----------------------
+
+# The cycle model's timings are the Cortex-M4's (bench/cycles.py); other cores are not modelled.
+CYCLE_MODEL_BOARDS = ("mps2-an386",)
+
+
+def add_cycle_model(board, elf: Path, run, cases: list, record: dict) -> None:
+    """Re-run the model firmware with QEMU's instruction trace and add the modelled Cortex-M4
+    cycles (a model: bench/cycles.py) to ``record`` (the board's "model" record): per layer
+    ``cycles_model``, ``cpi_model`` and the cycle breakdown, and the whole model's sum. The
+    trace's instruction count of every layer must equal the counter's, else BenchError."""
+    from . import cycles
+    traced = cycles.trace_firmware(board, elf)
+    calls = traced.find("kernel")
+    counted = [int(r["instructions"]) for r in run.find("kernel")]
+    if traced.exit_code != 0 or [int(r["instructions"]) for r in calls] != counted:
+        raise BenchError(f"{board.name}: the traced run differs from the plain one "
+                         f"(exit {traced.exit_code}); no cycle model is reported")
+    try:
+        cycles.check_regions(traced.regions, counted, board.name)
+    except ValueError as exc:
+        raise BenchError(str(exc)) from None
+    names = [r["case"] for r in run.find("kernel")]
+    for name, region in zip(names, traced.regions):
+        row = record["layers"][name]
+        info = region.as_dict()
+        row["cycles_model"] = info["cycles_model"]
+        row["cpi_model"] = info["cpi_model"]
+        row["cycle_model_detail"] = {k: info[k] for k in ("taken_branches", "pipelined_loads",
+                                                          "cycles_by_class")}
+    total = sum(r.cycles for r in traced.regions)
+    record["cycles_model"] = total
+    record["cpi_model"] = round(total / record["instructions"], 3)
+    record["cycle_model_note"] = cycles.MODEL_NOTE
 
 
 def _board_record(board, size: dict, run, cases: list) -> dict:
