@@ -47,6 +47,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--report", action="store_true",
                     help="paper: only regenerate docs/paper.md and its plots from the results")
     ap.add_argument("--boards", nargs="+", metavar="BOARD", help="kernels: only these boards")
+    ap.add_argument("--no-cycle-model", action="store_true",
+                    help="kernels: skip the traced run that models Cortex-M4 cycles of the "
+                         "default model's layers (bench/cycles.py; about 30 s)")
     ap.add_argument("--ir", type=Path,
                     help="agreement: the model.ir.json to check; peers: the default model's IR "
                          "(default: the trained default model)")
@@ -65,7 +68,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def run_one(name: str, args: argparse.Namespace) -> None:
     if name == "kernels":
         from . import kernels
-        kernels.run_kernels(tuple(args.boards) if args.boards else kernels.BOARDS)
+        kernels.run_kernels(tuple(args.boards) if args.boards else kernels.BOARDS,
+                            cycle_model=not args.no_cycle_model)
     elif name == "accuracy":
         from . import accuracy
         accuracy.run_accuracy(quick=args.quick, patterns=args.runs)

@@ -178,7 +178,43 @@ def model_kernels_section(k: dict) -> str:
             f"{k['baseline_runtime']} → with this runtime (binary MACs per instruction, or "
             "instructions per pixel for the thermometer), one call each, outputs checked against "
             "the oracle in QEMU. [path]: the conv fast path bnn_bconv2d_opt took "
-            "(bnn_bconv2d_select_path).\n\n" + _table(header, rows))
+            "(bnn_bconv2d_select_path).\n\n" + _table(header, rows)
+            + cycle_model_section(k))
+
+
+def cycle_model_section(k: dict) -> str:
+    """Modelled Cortex-M4 cycles of the default model's layers (bench/cycles.py), where the
+    kernels run traced them: a model over the exact instruction trace, not a measurement."""
+    boards = [b for b in k["boards"] if "cycles_model" in b.get("model", {})]
+    if not boards:
+        return ""
+    parts = []
+    for b in boards:
+        m = b["model"]
+        rows = []
+        for layer in k["model"]["layers"]:
+            row = m["layers"][layer["name"]]
+            detail = row.get("cycle_model_detail", {})
+            by_class = detail.get("cycles_by_class", {})
+            rows.append([layer["name"], f"{row['instructions']:,}", f"{row['cycles_model']:,}",
+                         f"{row['cpi_model']:.3f}",
+                         f"{by_class.get('ldrd_strd', 0) / row['cycles_model']:.0%}",
+                         f"{by_class.get('branch', 0) / row['cycles_model']:.0%}"])
+        rows.append(["**whole model**", f"**{m['instructions']:,}**",
+                     f"**{m['cycles_model']:,}**", f"**{m['cpi_model']:.3f}**", "", ""])
+        parts.append(f"\n\n#### {b['board']} ({b['cpu']}): modelled cycles (a model, not a "
+                     f"measurement)\n\n{m['cycle_model_note']}. Instructions: the same "
+                     "layer calls as above, counted again from QEMU's per-instruction trace "
+                     "(`-singlestep -d exec,nochain`; equal to the counter's or no number is "
+                     "reported). Cycles: `bench/cycles.py` prices each executed instruction "
+                     "with the Cortex-M4 TRM's timings (loads 2, a load pipelined behind a load "
+                     "1, LDRD/STRD 3, LDM/STM 1+N, taken branch 1+P, ...). It ignores flash wait "
+                     "states, bus contention and the address-generation stall, so silicon at "
+                     "speed is slower. LDRD/STRD and branch columns: their share of the "
+                     "modelled cycles.\n\n"
+                     + _table(["layer", "instructions", "cycles (model)", "CPI (model)",
+                               "LDRD/STRD cycles", "branch cycles"], rows))
+    return "".join(parts)
 
 
 def agreement_section(a: dict | None) -> str:
@@ -360,8 +396,10 @@ def render_markdown(res: dict) -> str:
              f"Measured on the project's build machine: {cpus} CPU cores, no accelerator (CPU "
              "only), shared with other jobs. Firmware numbers come from QEMU 7.2 with `-icount`: "
              "exact counts of executed instructions, **not cycles** (an LDRD or a taken branch "
-             "is one instruction but several cycles on silicon). Each section gives the date "
-             "of its result. Regenerate with `make bench` (or `python -m bench <name>`).")
+             "is one instruction but several cycles on silicon); the Cortex-M4 cycles next to "
+             "the default model's layers are a documented cost model over the exact "
+             "instruction trace (`bench/cycles.py`), not a measurement. Each section gives "
+             "the date of its result. Regenerate with `make bench` (or `python -m bench <name>`).")
     parts = [intro, targets_section(res), kernels_section(res["kernels"]),
              agreement_section(res["agreement"]), accuracy_section(res["accuracy"]),
              e2e_section(res["e2e"]), peers_section(res.get("peers"))]

@@ -390,7 +390,10 @@ def _board_record(board, size: dict, run, cases: list) -> dict:
             "outputs_match_oracle": True, "cases": rows}
 
 
-def run_kernels(boards: tuple[str, ...] = BOARDS, out: Path = RESULTS_DIR / "kernels.json") -> dict:
+def run_kernels(boards: tuple[str, ...] = BOARDS, out: Path = RESULTS_DIR / "kernels.json",
+                cycle_model: bool = True) -> dict:
+    """Run every board; ``cycle_model``: also trace the model firmware on
+    :data:`CYCLE_MODEL_BOARDS` for the modelled cycles (about 30 s more per board)."""
     cases = [(c, *case_data(c, i)) for i, c in enumerate(CASES)]
     model = model_cases()
     work = WORK_DIR / "kernels"
@@ -399,7 +402,7 @@ def run_kernels(boards: tuple[str, ...] = BOARDS, out: Path = RESULTS_DIR / "ker
     for name in boards:
         print(f"[kernels] {name}: build and run {len(cases)} cases x {len(VARIANTS)} variants, "
               f"the default model's {len(model)} layers now and at {BASELINE_REV}", flush=True)
-        results.append(run_board(name, cases, work, model, baseline))
+        results.append(run_board(name, cases, work, model, baseline, cycle_model))
     doc = {
         "benchmark": "kernels", "date": today(), "machine": machine(),
         "measure": "binary MACs per executed instruction (QEMU -icount exact instruction counts, "
