@@ -209,8 +209,8 @@ def cycle_model_section(k: dict) -> str:
                      "reported). Cycles: `bench/cycles.py` prices each executed instruction "
                      "with the Cortex-M4 TRM's timings (loads 2, a load pipelined behind a load "
                      "1, LDRD/STRD 3, LDM/STM 1+N, taken branch 1+P, ...). It ignores flash wait "
-                     "states, bus contention and the address-generation stall, so silicon at "
-                     "speed is slower. LDRD/STRD and branch columns: their share of the "
+                     "states, bus contention and the address-generation stall, so a part "
+                     "running from flash with wait states takes more. LDRD/STRD and branch columns: their share of the "
                      "modelled cycles.\n\n"
                      + _table(["layer", "instructions", "cycles (model)", "CPI (model)",
                                "LDRD/STRD cycles", "branch cycles"], rows))
