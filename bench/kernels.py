@@ -332,7 +332,7 @@ def run_board(board_name: str, cases: list, work: Path, model: list | None = Non
                                    baseline, ("opt",), False)
         record["model"] = _model_record(board, now, before, model)
         if cycle_model and board_name in CYCLE_MODEL_BOARDS:
-            add_cycle_model(board, built.elf, now, model, record["model"])
+            add_cycle_model(board, built.elf, now, record["model"])
     return record
 
 
@@ -342,7 +342,7 @@ def run_board(board_name: str, cases: list, work: Path, model: list | None = Non
 CYCLE_MODEL_BOARDS = ("mps2-an386",)
 
 
-def add_cycle_model(board, elf: Path, run, cases: list, record: dict) -> None:
+def add_cycle_model(board, elf: Path, run, record: dict) -> None:
     """Re-run the model firmware with QEMU's instruction trace and add the modelled Cortex-M4
     cycles (a model: bench/cycles.py) to ``record`` (the board's "model" record): per layer
     ``cycles_model``, ``cpi_model`` and the cycle breakdown, and the whole model's sum. The
