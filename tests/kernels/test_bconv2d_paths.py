@@ -47,10 +47,6 @@ BOUNDARY = [
     ((6, 6, 65), 16, 3, 1, 1, 1),     # cg = 65: n = 27, words
     ((4, 4, 32), 16, 1, 1, 0, 1),     # n = 1, words
     ((5, 5, 32), 8, (3, 1), 1, 1, 1), # n = 3, words
-    # bitsliced_mve boundaries (Helium builds; bitsliced or lanes here)
-    ((8, 9, 16), 64, 3, 1, 1, 2),     # groups 2: 4-word gathers, a 1-lane last block per row
-    ((9, 9, 16), 40, 3, 2, 1, 1),     # cg = 16 (two blocks a tap), stride 2
-    ((6, 6, 8), 2, 3, 1, 1, 1),       # 2 channels: mve on Helium by the cost model
 ]
 
 
