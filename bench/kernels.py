@@ -280,7 +280,7 @@ def weight_words_streamed(layer, path: str) -> int:
         oh, ow, oc = layer.out_shape
         kh, kw = layer.kernel
         n = kh * kw * ((layer.in_shape[2] // layer.groups + 31) // 32)
-        if path in ("lanes", "bitsliced"):
+        if path in ("lanes", "bitsliced", "bitsliced_mve"):
             return oc * n
         if path == "mve":
             return -(-oh * ow // 4) * oc * n

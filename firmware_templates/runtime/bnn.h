@@ -144,6 +144,12 @@ bnn_status bnn_bconv2d(const bnn_context *ctx, const bnn_bconv2d_params *p,
  * predicate holds (bnn_bconv2d_select_path); each path can also be called directly with the same
  * arguments and scratch, and then returns BNN_ERR_SHAPE when its predicate does not hold
  * (after the argument and scratch checks of bnn_bconv2d_opt). n = kernel_h*kernel_w*Wg below.
+ *   bitsliced_mve  Helium builds (Cortex-M55) only: the bitsliced path below with 4 output
+ *              pixels per 128-bit vector (one 32-bit lane each, a row's neighbours), for its
+ *              geometry with at most 16 channels per group; taken where its cost model beats the
+ *              mve path (many output channels per run, e.g. a first layer on 8 thermometer
+ *              planes). Transposed weights in the scratch where the queried size leaves room,
+ *              else a 1152-byte stack buffer; border pixels' fields are gathered on the stack.
  *   bitsliced  one word per tap (at most 32 channels per group; 16 in Helium builds), at most
  *              36 blocks of 8 inputs (taps * 8, 16 or 32) and K = kh*kw*cg <= 510: a word holds
  *              the 32 output channels of a run; each input bit is broadcast against the run's
@@ -165,9 +171,11 @@ typedef enum {
     BNN_BCONV2D_PATH_LANES = 2,
     BNN_BCONV2D_PATH_FIELD9 = 3,
     BNN_BCONV2D_PATH_FIELD18 = 4,
-    BNN_BCONV2D_PATH_WORDS = 5
+    BNN_BCONV2D_PATH_WORDS = 5,
+    BNN_BCONV2D_PATH_BITSLICED_MVE = 6 /* first in the dispatch order; appended to keep values */
 } bnn_bconv2d_path;
 
+int bnn_bconv2d_is_bitsliced_mve(const bnn_bconv2d_params *p);
 int bnn_bconv2d_is_mve(const bnn_bconv2d_params *p);
 int bnn_bconv2d_is_bitsliced(const bnn_bconv2d_params *p);
 int bnn_bconv2d_is_lanes(const bnn_bconv2d_params *p);
@@ -176,6 +184,8 @@ int bnn_bconv2d_is_field18(const bnn_bconv2d_params *p);
 bnn_bconv2d_path bnn_bconv2d_select_path(const bnn_bconv2d_params *p);
 const char *bnn_bconv2d_path_name(bnn_bconv2d_path path); /* "mve", "bitsliced", ... */
 
+bnn_status bnn_bconv2d_bitsliced_mve_opt(const bnn_context *ctx, const bnn_bconv2d_params *p,
+                                         const uint32_t *in, uint32_t *out);
 bnn_status bnn_bconv2d_mve_opt(const bnn_context *ctx, const bnn_bconv2d_params *p,
                                const uint32_t *in, uint32_t *out);
 bnn_status bnn_bconv2d_bitsliced_opt(const bnn_context *ctx, const bnn_bconv2d_params *p,

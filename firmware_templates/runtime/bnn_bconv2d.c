@@ -338,12 +338,8 @@ static void dense_run(const bnn_bconv2d_params *p, const uint32_t *in, int32_t g
 
 /* ---- bit-sliced path: a word holds the 32 output channels of a run ------------------------- */
 
-/* Each tap's cg <= 32 input bits take 1 (cg <= 8), 2 (cg <= 16) or 4 blocks of 8 inputs. */
-#define BNN_SLICE_BLOCK 8
-/* Blocks of a field: at most 3x3 taps of 32 inputs (a 3x3 conv with 17-32 channels per group). */
-#define BNN_SLICE_MAX_BLOCKS 36
-/* Largest K = kh*kw*cg: a channel's count and its limit (<= K + 1) fit 9 counter planes. */
-#define BNN_SLICE_MAX_BITS 510
+/* BNN_SLICE_BLOCK, BNN_SLICE_MAX_BLOCKS and BNN_SLICE_MAX_BITS: bnn_internal.h (the Helium
+ * version in bnn_bconv2d_mve.c shares them). */
 /* Transposed weights kept on the stack where the scratch query is too small (cg > 16). */
 #define BNN_SLICE_STACK_WORDS (BNN_SLICE_MAX_BLOCKS * BNN_SLICE_BLOCK)
 
@@ -572,20 +568,28 @@ static BNN_ALWAYS_INLINE void slice_pixels(const bnn_bconv2d_params *p, const ui
 
 /* One run over every output pixel on the bit-sliced path: wt holds slice_weight_words() words,
  * col kh*kw words. */
-static void slice_run_with(const bnn_bconv2d_params *p, const uint32_t *in, int32_t g,
-                           const bnn_channel_run *run, uint32_t *wt, uint32_t *col,
-                           uint32_t *out)
+/* A run's limit planes into lim (32 words) and transposed weights into wt; returns the planes
+ * its counts need. limit[i] = -add[i] in [0, K + 1] (the output bit before invert is
+ * pc < limit); its planes lim[b], bit i for channel first + i, by the same transpose. */
+static int32_t slice_prepare(const bnn_bconv2d_params *p, const bnn_channel_run *run,
+                             uint32_t *wt, uint32_t *lim)
 {
-    int32_t per_tap = slice_lane(p) / BNN_SLICE_BLOCK, k = slice_bits(p), i;
-    int32_t planes = k <= 126 ? 7 : k <= 254 ? 8 : 9; /* pc and limit < 2^planes */
-    int three = p->kernel_h == 3 && p->kernel_w == 3;
-    uint32_t lim[BNN_WORD_BITS];
-    /* limit[i] = -add[i] in [0, K + 1] (the output bit before invert is pc < limit); its
-     * planes lim[b], bit i for channel first + i, by the same transpose */
+    int32_t k = slice_bits(p), i;
     for (i = 0; i < BNN_WORD_BITS; i++)
         lim[i] = i < run->count ? (uint32_t)-run->add[i] : 0u;
     transpose32(lim);
     slice_weights(p, run, wt);
+    return k <= 126 ? 7 : k <= 254 ? 8 : 9; /* pc and limit < 2^planes */
+}
+
+static void slice_run_with(const bnn_bconv2d_params *p, const uint32_t *in, int32_t g,
+                           const bnn_channel_run *run, uint32_t *wt, uint32_t *col,
+                           uint32_t *out)
+{
+    int32_t per_tap = slice_lane(p) / BNN_SLICE_BLOCK;
+    int three = p->kernel_h == 3 && p->kernel_w == 3;
+    uint32_t lim[BNN_WORD_BITS];
+    int32_t planes = slice_prepare(p, run, wt, lim);
     if (three && per_tap == 1 && planes == 7) /* e.g. a first layer on 8 thermometer planes */
         slice_pixels(p, in, g, run, wt, col, lim, 1, 7, 3, 3, out);
     else if (three && per_tap == 4 && planes == 9) /* 3x3, 17-32 channels per group */
@@ -614,6 +618,29 @@ static void slice_run_stack(const bnn_bconv2d_params *p, const uint32_t *in, int
     uint32_t wt[BNN_SLICE_STACK_WORDS];
     slice_run_with(p, in, g, run, wt, scratch, out);
 }
+
+#ifdef BNN_HAVE_MVE
+/* The Helium version (bnn_slice_run_mve): transposed weights in wt (slice_weight_words()
+ * words); the column of the border pixels is on its stack. */
+static void slice_run_mve_with(const bnn_bconv2d_params *p, const uint32_t *in, int32_t g,
+                               const bnn_channel_run *run, uint32_t *wt, uint32_t *out)
+{
+    uint32_t lim[BNN_WORD_BITS];
+    int32_t planes = slice_prepare(p, run, wt, lim);
+    bnn_slice_run_mve(p, in, g, run, wt, lim, slice_lane(p) / BNN_SLICE_BLOCK, planes, out);
+}
+
+/* The transposed weights in the scratch where the query leaves room, else on the stack. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void slice_run_mve_stack(const bnn_bconv2d_params *p, const uint32_t *in, int32_t g,
+                                const bnn_channel_run *run, uint32_t *out)
+{
+    uint32_t wt[BNN_SLICE_STACK_WORDS];
+    slice_run_mve_with(p, in, g, run, wt, out);
+}
+#endif
 
 /* ---- predicates: which path a geometry takes ------------------------------------------------ */
 
@@ -660,28 +687,63 @@ int bnn_bconv2d_is_lanes(const bnn_bconv2d_params *p)
  * K <= 510, and where it beats the path that would run otherwise by the cost model: about
  * BNN_COST_SLICE_INPUT per input (8, 16 or 32 per tap) + 100, against about
  * BNN_COST_LANES_ND nd + 14 (lanes) or BNN_COST_WORDS_N n + 20 (word-per-tap) per channel. */
+/* The bit-sliced geometry: one word per tap of at most max_cg channels per group, at most
+ * BNN_SLICE_MAX_BLOCKS blocks of 8 inputs and K <= BNN_SLICE_MAX_BITS. */
+static int slice_fits(const bnn_bconv2d_params *p, int32_t max_cg)
+{
+    return shape_ok(p) && p->in_c / p->groups <= max_cg &&
+           slice_weight_words(p) / BNN_SLICE_BLOCK <= BNN_SLICE_MAX_BLOCKS &&
+           slice_bits(p) <= BNN_SLICE_MAX_BITS;
+}
+
+/* Channels of one run: at most 32, those of a group. */
+static int32_t slice_run_channels(const bnn_bconv2d_params *p)
+{
+    int32_t per_run = p->out_c / p->groups;
+    return per_run > BNN_WORD_BITS ? BNN_WORD_BITS : per_run;
+}
+
 int bnn_bconv2d_is_bitsliced(const bnn_bconv2d_params *p)
 {
-    int32_t cg, taps, kin, per_run, nd, other;
-    if (!shape_ok(p))
-        return 0;
-    cg = p->in_c / p->groups;
+    int32_t taps, kin, per_run, nd, other;
 #ifdef BNN_HAVE_MVE
-    if (cg > 16)
+    if (!slice_fits(p, 16))
+        return 0;
+#else
+    if (!slice_fits(p, BNN_WORD_BITS))
         return 0;
 #endif
-    if (cg > BNN_WORD_BITS)
-        return 0;
     taps = p->kernel_h * p->kernel_w;
     kin = slice_weight_words(p);
-    if (kin / BNN_SLICE_BLOCK > BNN_SLICE_MAX_BLOCKS || slice_bits(p) > BNN_SLICE_MAX_BITS)
-        return 0;
-    per_run = p->out_c / p->groups;
-    if (per_run > BNN_WORD_BITS)
-        per_run = BNN_WORD_BITS;
+    per_run = slice_run_channels(p);
     nd = dense_words(p);
     other = nd > 0 ? BNN_COST_LANES_ND * nd + 14 : BNN_COST_WORDS_N * taps + 20;
     return BNN_COST_SLICE_INPUT * kin + 100 < per_run * other;
+}
+
+/* Helium cost model, instructions per block of 4 output pixels measured on Cortex-M55 (QEMU):
+ * bitsliced_mve about BNN_COST_VSLICE_INPUT per input (8 or 16 per tap) + BNN_COST_VSLICE_RUN
+ * per run; the mve path about BNN_COST_MVE_N per field word + BNN_COST_MVE_CHANNEL per channel. */
+#define BNN_COST_VSLICE_INPUT 9
+#define BNN_COST_VSLICE_RUN 150
+#define BNN_COST_MVE_N 8
+#define BNN_COST_MVE_CHANNEL 12
+
+/* Bit-sliced on Helium where the field is one word per tap of at most 16 channels per group
+ * (as the scalar bitsliced predicate on Helium builds), at most 36 blocks of 8 inputs,
+ * K <= 510, and where it beats the mve path by the cost model (many channels per run). */
+int bnn_bconv2d_is_bitsliced_mve(const bnn_bconv2d_params *p)
+{
+#ifdef BNN_HAVE_MVE
+    if (!slice_fits(p, 16))
+        return 0;
+    return BNN_COST_VSLICE_INPUT * slice_weight_words(p) + BNN_COST_VSLICE_RUN <
+           slice_run_channels(p) *
+               (BNN_COST_MVE_N * p->kernel_h * p->kernel_w + BNN_COST_MVE_CHANNEL);
+#else
+    (void)p;
+    return 0;
+#endif
 }
 
 int bnn_bconv2d_is_field9(const bnn_bconv2d_params *p)
@@ -696,6 +758,8 @@ int bnn_bconv2d_is_field18(const bnn_bconv2d_params *p)
 
 bnn_bconv2d_path bnn_bconv2d_select_path(const bnn_bconv2d_params *p)
 {
+    if (bnn_bconv2d_is_bitsliced_mve(p))
+        return BNN_BCONV2D_PATH_BITSLICED_MVE;
     if (bnn_bconv2d_is_bitsliced(p))
         return BNN_BCONV2D_PATH_BITSLICED;
     if (bnn_bconv2d_is_mve(p))
@@ -718,6 +782,7 @@ const char *bnn_bconv2d_path_name(bnn_bconv2d_path path)
     case BNN_BCONV2D_PATH_FIELD9: return "field9";
     case BNN_BCONV2D_PATH_FIELD18: return "field18";
     case BNN_BCONV2D_PATH_WORDS: return "words";
+    case BNN_BCONV2D_PATH_BITSLICED_MVE: return "bitsliced_mve";
     }
     return "?";
 }
@@ -831,6 +896,26 @@ bnn_status bnn_bconv2d_bitsliced_opt(const bnn_context *ctx, const bnn_bconv2d_p
     return BNN_OK;
 }
 
+bnn_status bnn_bconv2d_bitsliced_mve_opt(const bnn_context *ctx, const bnn_bconv2d_params *p,
+                                         const uint32_t *in, uint32_t *out)
+{
+    bnn_status st = start(ctx, p, in, out, bnn_bconv2d_is_bitsliced_mve(p));
+#ifdef BNN_HAVE_MVE
+    if (st == BNN_OK) {
+        int32_t g;
+        bnn_channel_run run;
+        /* the transposed weights at the start of the scratch where the queried size leaves
+         * room (the column of border pixels is on the vector code's stack) */
+        if (bnn_bconv2d_get_buffer_size(p) / (int32_t)sizeof(uint32_t) >= slice_weight_words(p))
+            BNN_FOR_EACH_RUN(p, g, run,
+                             slice_run_mve_with(p, in, g, &run, (uint32_t *)ctx->buf, out));
+        else
+            BNN_FOR_EACH_RUN(p, g, run, slice_run_mve_stack(p, in, g, &run, out));
+    }
+#endif
+    return st;
+}
+
 bnn_status bnn_bconv2d_mve_opt(const bnn_context *ctx, const bnn_bconv2d_params *p,
                                const uint32_t *in, uint32_t *out)
 {
@@ -871,6 +956,7 @@ bnn_status bnn_bconv2d_opt(const bnn_context *ctx, const bnn_bconv2d_params *p,
     if (st != BNN_OK)
         return st;
     switch (bnn_bconv2d_select_path(p)) {
+    case BNN_BCONV2D_PATH_BITSLICED_MVE: return bnn_bconv2d_bitsliced_mve_opt(ctx, p, in, out);
     case BNN_BCONV2D_PATH_BITSLICED: return bnn_bconv2d_bitsliced_opt(ctx, p, in, out);
     case BNN_BCONV2D_PATH_MVE: return bnn_bconv2d_mve_opt(ctx, p, in, out);
     case BNN_BCONV2D_PATH_LANES: return bnn_bconv2d_lanes_opt(ctx, p, in, out);

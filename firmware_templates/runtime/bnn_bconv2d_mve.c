@@ -47,16 +47,15 @@ static inline vec vxor_word(const uint32_t *colv, int32_t i, uint32_t w)
     return veorq_u32(vldrwq_u32(colv + LANES * i), vdupq_n_u32(w));
 }
 
-/* popcount of every byte value */
+/* popcount of every byte value (declared in bnn_internal.h: the dense layers use it too) */
 #define BNN_B2(n) n, n + 1, n + 1, n + 2
 #define BNN_B4(n) BNN_B2(n), BNN_B2(n + 1), BNN_B2(n + 1), BNN_B2(n + 2)
 #define BNN_B6(n) BNN_B4(n), BNN_B4(n + 1), BNN_B4(n + 1), BNN_B4(n + 2)
-static const uint8_t byte_popcount[256] = {BNN_B6(0), BNN_B6(1), BNN_B6(1), BNN_B6(2)};
+const uint8_t bnn_byte_popcount[256] = {BNN_B6(0), BNN_B6(1), BNN_B6(1), BNN_B6(2)};
 
-/* Popcount of each of the 16 bytes of x (0..8), by a table gather. */
 static inline uint8x16_t vbyte_counts(vec x)
 {
-    return vldrbq_gather_offset_u8(byte_popcount, vreinterpretq_u8_u32(x));
+    return bnn_vbyte_counts(x);
 }
 
 /* Sum of the 4 bytes of each lane: byte pairs into halfwords (<= 510), then one multiply adds
@@ -224,6 +223,198 @@ void bnn_conv_runs_mve(const bnn_bconv2d_params *p, const uint32_t *in, int32_t 
         conv_runs(p, in, g, wg, n, runs, count, out);
         break;
     }
+}
+
+/* ---- bitsliced_mve path: the bit-sliced conv of bnn_bconv2d.c with 4 output pixels per vector
+ *
+ * Lane l of every vector is output pixel ox + l of one row; each 32-bit lane is bit-sliced as in
+ * the scalar path (bit i: channel first + i of the run). Input bit j of a tap becomes a per-lane
+ * mask (VSHL to the sign, VSHR arithmetic: 2 instructions for 4 pixels), XORed with the
+ * transposed weight word of that input, broadcast (VDUP). The Harley-Seal blocks of 8 inputs,
+ * the carries and the bit-sliced compare against the limit planes are those of slice_run_bits()
+ * on vectors. The 4 pixels' tap words of an interior block are one VLDRW (4 neighbouring input
+ * words where stride * words_per_pixel is 1, a 4-word gather otherwise); blocks at the border or
+ * at the end of a row with fewer than 4 pixels gather their fields into a stack column
+ * (interleaved as in the mve path, idle lanes 0). */
+
+/* Input bit j (a constant) of every lane as a mask: 0 or all ones. */
+#define BNN_VMASK(v, j)                                                                        \
+    vreinterpretq_u32_s32(vshrq_n_s32(vreinterpretq_s32_u32(vshlq_n_u32(v, 31 - (j))), 31))
+
+/* Inputs S + j, S + j + 1 (constants) of the tap words v against transposed weights wt[j],
+ * wt[j + 1] (one LDRD, two VDUP). */
+#define BNN_VSLICE_PAIR(v, wt, S, j, y0, y1)                                                   \
+    do {                                                                                       \
+        uint32_t w0_, w1_;                                                                     \
+        BNN_LOAD_PAIR(wt, j, w0_, w1_);                                                        \
+        (y0) = veorq_u32(vdupq_n_u32(w0_), BNN_VMASK(v, (S) + (j)));                           \
+        (y1) = veorq_u32(vdupq_n_u32(w1_), BNN_VMASK(v, (S) + (j) + 1));                       \
+    } while (0)
+
+/* Inputs S .. S + 7 (S a constant: 0 or 8) of v through 7 carry-save adders into ones, twos,
+ * fours; the block's carry of weight 8 goes to e. */
+#define BNN_VSLICE_BLOCK(v, wt, S, e)                                                          \
+    do {                                                                                       \
+        vec t0_, t1_, f0_, f1_, y0_, y1_;                                                      \
+        BNN_VSLICE_PAIR(v, wt, S, 0, y0_, y1_);                                                \
+        vcsa(&t0_, &ones, ones, y0_, y1_);                                                     \
+        BNN_VSLICE_PAIR(v, wt, S, 2, y0_, y1_);                                                \
+        vcsa(&t1_, &ones, ones, y0_, y1_);                                                     \
+        vcsa(&f0_, &twos, twos, t0_, t1_);                                                     \
+        BNN_VSLICE_PAIR(v, wt, S, 4, y0_, y1_);                                                \
+        vcsa(&t0_, &ones, ones, y0_, y1_);                                                     \
+        BNN_VSLICE_PAIR(v, wt, S, 6, y0_, y1_);                                                \
+        vcsa(&t1_, &ones, ones, y0_, y1_);                                                     \
+        vcsa(&f1_, &twos, twos, t0_, t1_);                                                     \
+        vcsa(&(e), &fours, fours, f0_, f1_);                                                   \
+    } while (0)
+
+/*
+ * Output bits (before invert) of one run for 4 pixels: tap (ky, kx) of lane l is
+ * base[ky * row_step + kx * tap_step + l * lane_step]. wt: the run's transposed weights
+ * (taps * 8 * per_tap words, per_tap 1 or 2: at most 16 channels per group), lim: the limit's
+ * planes, planes: 7, 8 or 9 with K <= 2^planes - 2 (see slice_run_bits in bnn_bconv2d.c).
+ */
+static BNN_ALWAYS_INLINE vec vslice_bits(const uint32_t *base, int32_t row_step,
+                                         int32_t tap_step, int32_t lane_step, vec offsets,
+                                         int32_t kh, int32_t kw, const uint32_t *wt,
+                                         int32_t per_tap, const uint32_t *lim, int32_t planes)
+{
+    vec ones = vdupq_n_u32(0u), twos = ones, fours = ones, e8 = ones, e16 = ones, e32 = ones;
+    vec e64 = ones, e128 = ones, e256 = ones, lt, eq;
+    vec carries[BNN_SLICE_MAX_BLOCKS + 1], *cy = carries;
+    int32_t ky, kx, n;
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 5
+#endif
+    for (ky = 0; ky < kh; ky++, base += row_step) {
+        const uint32_t *src = base;
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 5
+#endif
+        for (kx = 0; kx < kw; kx++, src += tap_step) {
+            vec v = lane_step == 1 ? vldrwq_u32(src) : vldrwq_gather_shifted_offset_u32(src, offsets);
+            if (per_tap == 1) {
+                BNN_VSLICE_BLOCK(v, wt, 0, *cy);
+                cy++;
+                wt += BNN_SLICE_BLOCK;
+            } else {
+                vec c0, c1;
+                BNN_VSLICE_BLOCK(v, wt, 0, c0);
+                BNN_VSLICE_BLOCK(v, wt + BNN_SLICE_BLOCK, 8, c1);
+                vcsa(cy++, &e8, e8, c0, c1);
+                wt += 2 * BNN_SLICE_BLOCK;
+            }
+        }
+    }
+    /* the carries, two at a time, as in slice_run_bits */
+    *cy = vdupq_n_u32(0u);
+    n = (int32_t)(cy - carries);
+    for (cy = carries; n > 0; n -= 2, cy += 2) {
+        vec c, d;
+        if (per_tap == 1) {
+            vcsa(&c, &e8, e8, cy[0], cy[1]);
+            d = vandq_u32(e16, c);
+            e16 = veorq_u32(e16, c);
+        } else {
+            vcsa(&d, &e16, e16, cy[0], cy[1]);
+        }
+        c = vandq_u32(e32, d);
+        e32 = veorq_u32(e32, d);
+        if (planes == 7) {
+            e64 = veorq_u32(e64, c);
+        } else {
+            d = vandq_u32(e64, c);
+            e64 = veorq_u32(e64, c);
+            if (planes == 8) {
+                e128 = veorq_u32(e128, d);
+            } else {
+                c = vandq_u32(e128, d);
+                e128 = veorq_u32(e128, d);
+                e256 = veorq_u32(e256, c);
+            }
+        }
+    }
+    /* pc < limit, from the top plane down: lt the channels found less, eq those still equal */
+    lt = vdupq_n_u32(0u);
+    eq = vdupq_n_u32(0xFFFFFFFFu);
+#define BNN_VSLICE_CMP(plane, b)                                                               \
+    do {                                                                                       \
+        vec l_ = vdupq_n_u32(lim[b]);                                                          \
+        lt = vorrq_u32(lt, vandq_u32(eq, vbicq_u32(l_, plane)));                               \
+        eq = vbicq_u32(eq, veorq_u32(plane, l_));                                              \
+    } while (0)
+    if (planes >= 9)
+        BNN_VSLICE_CMP(e256, 8);
+    if (planes >= 8)
+        BNN_VSLICE_CMP(e128, 7);
+    BNN_VSLICE_CMP(e64, 6);
+    BNN_VSLICE_CMP(e32, 5);
+    BNN_VSLICE_CMP(e16, 4);
+    BNN_VSLICE_CMP(e8, 3);
+    BNN_VSLICE_CMP(fours, 2);
+    BNN_VSLICE_CMP(twos, 1);
+#undef BNN_VSLICE_CMP
+    return vorrq_u32(lt, vandq_u32(eq, vbicq_u32(vdupq_n_u32(lim[0]), ones)));
+}
+
+/* Every output pixel of one run, 4 at a time along each output row; the constants select the
+ * unrolled variants (unit: stride * words_per_pixel == 1, so an interior block's taps are 4
+ * neighbouring words). */
+static BNN_ALWAYS_INLINE void vslice_pixels(const bnn_bconv2d_params *p, const uint32_t *in,
+                                            int32_t g, const bnn_channel_run *run,
+                                            const uint32_t *wt, const uint32_t *lim,
+                                            int32_t per_tap, int32_t planes, int32_t kh,
+                                            int32_t kw, int unit, uint32_t *out)
+{
+    uint32_t colv[BNN_SLICE_MAX_BLOCKS * LANES]; /* taps <= 36 (per_tap 1) */
+    int32_t oh = bnn_bconv2d_out_h(p), ow = bnn_bconv2d_out_w(p), oy, ox, lane, i;
+    int32_t wpp_out = bnn_words_per_pixel(p->out_c, p->out_pack_groups);
+    int32_t wpp_in = p->groups, lane_step = unit ? 1 : p->stride * wpp_in;
+    uint32_t keep = run->count == BNN_WORD_BITS ? 0xFFFFFFFFu : (1u << run->count) - 1u;
+    vec offsets = vmulq_n_u32(vidupq_n_u32(0u, 1), (uint32_t)lane_step);
+    for (oy = 0; oy < oh; oy++) {
+        int32_t iy0 = oy * p->stride - p->padding;
+        int rows_in = iy0 >= 0 && iy0 + kh <= p->in_h;
+        uint32_t *dst = out + oy * ow * wpp_out + run->word;
+        for (ox = 0; ox < ow; ox += LANES, dst += LANES * wpp_out) {
+            int32_t ix0 = ox * p->stride - p->padding;
+            int32_t lanes = ow - ox < LANES ? ow - ox : LANES;
+            uint32_t bits[LANES];
+            vec b;
+            if (rows_in && lanes == LANES && ix0 >= 0 &&
+                ix0 + (LANES - 1) * p->stride + kw <= p->in_w) /* interior: read the input */
+                b = vslice_bits(in + (iy0 * p->in_w + ix0) * wpp_in + g, p->in_w * wpp_in,
+                                wpp_in, lane_step, offsets, kh, kw, wt, per_tap, lim, planes);
+            else {
+                for (lane = 0; lane < lanes; lane++)
+                    bnn_conv_gather_column(p, in, oy, ox + lane, g, 1, colv + lane, LANES);
+                for (; lane < LANES; lane++)
+                    for (i = 0; i < kh * kw; i++)
+                        colv[i * LANES + lane] = 0u;
+                b = vslice_bits(colv, kw * LANES, LANES, 1, offsets, kh, kw, wt, per_tap, lim,
+                                planes);
+            }
+            b = vandq_u32(veorq_u32(b, vdupq_n_u32(run->invert)), vdupq_n_u32(keep));
+            vst1q_u32(bits, vshlq_u32(b, vdupq_n_s32(run->shift)));
+            for (lane = 0; lane < lanes; lane++)
+                dst[lane * wpp_out] |= bits[lane];
+        }
+    }
+}
+
+void bnn_slice_run_mve(const bnn_bconv2d_params *p, const uint32_t *in, int32_t g,
+                       const bnn_channel_run *run, const uint32_t *wt, const uint32_t *lim,
+                       int32_t per_tap, int32_t planes, uint32_t *out)
+{
+    int three = p->kernel_h == 3 && p->kernel_w == 3;
+    int unit = p->stride * p->groups == 1;
+    if (three && per_tap == 1 && planes == 7 && unit) /* a first layer on 8 thermometer planes */
+        vslice_pixels(p, in, g, run, wt, lim, 1, 7, 3, 3, 1, out);
+    else if (per_tap == 1)
+        vslice_pixels(p, in, g, run, wt, lim, 1, 9, p->kernel_h, p->kernel_w, 0, out);
+    else
+        vslice_pixels(p, in, g, run, wt, lim, 2, 9, p->kernel_h, p->kernel_w, 0, out);
 }
 
 #else

@@ -429,6 +429,13 @@ typedef struct {
 void bnn_conv_gather_column(const bnn_bconv2d_params *p, const uint32_t *in, int32_t oy,
                             int32_t ox, int32_t g, int32_t wg, uint32_t *col, int32_t stride);
 
+/* Bit-sliced paths: each tap's cg <= 32 input bits take 1 (cg <= 8), 2 (cg <= 16) or 4 blocks
+ * of 8 inputs; a field has at most 36 blocks (3x3 taps of 32 inputs); the largest
+ * K = kh*kw*cg is 510, so a channel's count and its limit (<= K + 1) fit 9 counter planes. */
+#define BNN_SLICE_BLOCK 8
+#define BNN_SLICE_MAX_BLOCKS 36
+#define BNN_SLICE_MAX_BITS 510
+
 /* Helium (MVE) integer vectors: Cortex-M55/M85 built with the MVE extension. */
 #if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
 #define BNN_HAVE_MVE 1
@@ -442,6 +449,29 @@ void bnn_conv_gather_column(const bnn_bconv2d_params *p, const uint32_t *in, int
  * words per receptive field; ORs their bits into out (bnn_bconv2d_mve.c). */
 void bnn_conv_runs_mve(const bnn_bconv2d_params *p, const uint32_t *in, int32_t g, int32_t wg,
                        int32_t n, const bnn_channel_run *runs, int32_t count, uint32_t *out);
+
+/* Bit-sliced conv on Helium (path bitsliced_mve): one run of <= 32 channels of group g over
+ * every output pixel, 4 pixels per vector (bnn_bconv2d_mve.c). One word per tap with at most
+ * 16 channels per group (per_tap = 1 or 2 blocks of 8 inputs), at most BNN_SLICE_MAX_BLOCKS
+ * blocks; wt: the run's transposed weights as bnn_bconv2d.c lays them out (word t*8*per_tap + j:
+ * input j of tap t, bit i for channel first + i), lim: the planes of the limits -add[i] (word
+ * b: bit b of each channel's limit), planes: 7, 8 or 9 (K <= 2^planes - 2). ORs into out. */
+void bnn_slice_run_mve(const bnn_bconv2d_params *p, const uint32_t *in, int32_t g,
+                       const bnn_channel_run *run, const uint32_t *wt, const uint32_t *lim,
+                       int32_t per_tap, int32_t planes, uint32_t *out);
+
+#include <arm_mve.h>
+
+/* popcount of every byte value (bnn_bconv2d_mve.c). MVE has no population count instruction
+ * (no VCNT, unlike Neon): a byte gather from this table (VLDRB gather, one instruction for 16
+ * bytes) stands in for it. */
+extern const uint8_t bnn_byte_popcount[256];
+
+/* Popcount of each of the 16 bytes of x (0..8), by one table gather. */
+static inline uint8x16_t bnn_vbyte_counts(uint32x4_t x)
+{
+    return vldrbq_gather_offset_u8(bnn_byte_popcount, vreinterpretq_u8_u32(x));
+}
 #endif
 
 /* Shape checks shared by the kernels. */

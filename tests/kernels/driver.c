@@ -4,9 +4,11 @@
  * Usage: driver KERNEL VARIANT CASES_IN RESULTS_OUT
  *   KERNEL  thermometer | bconv2d | bmaxpool2d | bdense_hidden | bdense_output | argmax |
  *           xor_popcount | bconv2d_paths (the conv's path choice: output words = the selected
- *           bnn_bconv2d_path, then the predicates mve, bitsliced, lanes, field9, field18)
+ *           bnn_bconv2d_path, then the predicates mve, bitsliced, lanes, field9, field18,
+ *           bitsliced_mve)
  *   VARIANT ref | opt | wrapper, or for bconv2d one fast path called directly:
- *           mve | bitsliced | lanes | field9 | field18 | words; for thermometer: table
+ *           mve | bitsliced | lanes | field9 | field18 | words | bitsliced_mve; for thermometer:
+ *           table
  * Cases file, little-endian int32 unless said: for each case
  *   nparams, params[nparams] (the last one is the number of output words),
  *   narrays, then per array: nbytes, bytes (padded to a multiple of 4).
@@ -84,7 +86,7 @@ static void need(const test_case *tc, int32_t nparams, int32_t narrays)
 
 typedef enum {
     REF, OPT, WRAPPER, PATH_MVE, PATH_BITSLICED, PATH_LANES, PATH_FIELD9, PATH_FIELD18, PATH_WORDS,
-    PATH_TABLE
+    PATH_BITSLICED_MVE, PATH_TABLE
 } variant;
 
 typedef bnn_status (*conv_fn)(const bnn_context *, const bnn_bconv2d_params *, const uint32_t *,
@@ -135,7 +137,8 @@ static bnn_status run_bconv2d(const test_case *tc, variant v, void *out)
     {
         static const conv_fn paths[] = {bnn_bconv2d_mve_opt, bnn_bconv2d_bitsliced_opt,
                                         bnn_bconv2d_lanes_opt, bnn_bconv2d_field9_opt,
-                                        bnn_bconv2d_field18_opt, bnn_bconv2d_words_opt};
+                                        bnn_bconv2d_field18_opt, bnn_bconv2d_words_opt,
+                                        bnn_bconv2d_bitsliced_mve_opt};
         conv_fn fn = v == OPT ? bnn_bconv2d_opt : v == WRAPPER ? bnn_bconv2d : paths[v - PATH_MVE];
         st = fn(&ctx, &p, (const uint32_t *)tc->arrays[3], (uint32_t *)out);
     }
@@ -144,7 +147,7 @@ static bnn_status run_bconv2d(const test_case *tc, variant v, void *out)
 }
 
 /* The path bnn_bconv2d_opt takes and every predicate (same case format as bconv2d; the output
- * must be 6 words). */
+ * must be 7 words). */
 static bnn_status run_bconv2d_paths(const test_case *tc, variant v, void *out)
 {
     const int32_t *q = tc->params;
@@ -152,14 +155,15 @@ static bnn_status run_bconv2d_paths(const test_case *tc, variant v, void *out)
     bnn_bconv2d_params p;
     (void)v;
     conv_params(tc, &p);
-    if (q[11] != 6)
-        die("bconv2d_paths writes 6 words");
+    if (q[11] != 7)
+        die("bconv2d_paths writes 7 words");
     o[0] = (uint32_t)bnn_bconv2d_select_path(&p);
     o[1] = (uint32_t)bnn_bconv2d_is_mve(&p);
     o[2] = (uint32_t)bnn_bconv2d_is_bitsliced(&p);
     o[3] = (uint32_t)bnn_bconv2d_is_lanes(&p);
     o[4] = (uint32_t)bnn_bconv2d_is_field9(&p);
     o[5] = (uint32_t)bnn_bconv2d_is_field18(&p);
+    o[6] = (uint32_t)bnn_bconv2d_is_bitsliced_mve(&p);
     return BNN_OK;
 }
 
@@ -254,6 +258,7 @@ static variant find_variant(const char *name)
     if (strcmp(name, "field9") == 0) return PATH_FIELD9;
     if (strcmp(name, "field18") == 0) return PATH_FIELD18;
     if (strcmp(name, "words") == 0) return PATH_WORDS;
+    if (strcmp(name, "bitsliced_mve") == 0) return PATH_BITSLICED_MVE;
     if (strcmp(name, "table") == 0) return PATH_TABLE;
     die("unknown variant");
     return REF;

@@ -1,10 +1,14 @@
 /*
- * mve_qemu_main.c - firmware of tests/kernels/test_kernels_mve_qemu.py: runs bnn_bconv2d_opt and
- * the bnn_bconv2d wrapper on every case of the generated mve_cases.h and compares each output
- * with the oracle's words. One record per call:
- *     BNN conv case=<i> variant=opt|wrapper status=<bnn_status> match=0|1 crc=<CRC-32 of output>
+ * mve_qemu_main.c - firmware of tests/kernels/test_kernels_mve_qemu.py: runs bnn_bconv2d_opt, the
+ * bnn_bconv2d wrapper and the bitsliced_mve path called directly on every conv case of the
+ * generated mve_cases.h, and bnn_bdense_hidden / bnn_bdense_output (_opt and wrapper) on every
+ * dense case, and compares each output with the oracle's words. One record per call:
+ *     BNN conv case=<i> variant=opt|wrapper|bitsliced_mve path=<selected path> status=<bnn_status>
+ *         match=0|1 crc=<CRC-32 of output>
+ *     BNN dense case=<i> variant=opt|wrapper status=<bnn_status> match=0|1 crc=<CRC-32>
  * plus "BNN build mve=0|1" (whether the runtime was compiled with its Helium path) first.
- * Exits with the number of failed calls.
+ * A direct path call on a geometry its predicate refuses must return BNN_ERR_SHAPE (match=1
+ * then means exactly that). Exits with the number of failed calls.
  */
 #include "bnn.h"
 #include "bnn_internal.h"
@@ -29,8 +33,10 @@ static uint32_t crc32_words(const uint32_t *w, int32_t n)
     return ~crc;
 }
 
-static int run_case(int32_t index, const mve_case *c, int wrapper)
+/* variant 0: bnn_bconv2d_opt, 1: the wrapper, 2: bnn_bconv2d_bitsliced_mve_opt directly */
+static int run_case(int32_t index, const mve_case *c, int variant)
 {
+    static const char *const names[] = {"opt", "wrapper", "bitsliced_mve"};
     bnn_context ctx;
     bnn_status st;
     int32_t i;
@@ -39,12 +45,45 @@ static int run_case(int32_t index, const mve_case *c, int wrapper)
     ctx.size = (int32_t)sizeof scratch;
     for (i = 0; i < MVE_OUT_WORDS_MAX; i++)
         out[i] = POISON;
-    st = wrapper ? bnn_bconv2d(&ctx, &c->params, c->input, out)
-                 : bnn_bconv2d_opt(&ctx, &c->params, c->input, out);
+    st = variant == 1   ? bnn_bconv2d(&ctx, &c->params, c->input, out)
+         : variant == 2 ? bnn_bconv2d_bitsliced_mve_opt(&ctx, &c->params, c->input, out)
+                        : bnn_bconv2d_opt(&ctx, &c->params, c->input, out);
+    if (variant == 2 && !bnn_bconv2d_is_bitsliced_mve(&c->params)) {
+        ok = st == BNN_ERR_SHAPE;
+    } else {
+        ok = st == BNN_OK;
+        for (i = 0; i < c->out_words; i++)
+            ok = ok && out[i] == c->expected[i];
+    }
+    bnn_rec_begin("conv");
+    bnn_rec_i32("case", index);
+    bnn_rec_str("variant", names[variant]);
+    bnn_rec_str("path", bnn_bconv2d_path_name(bnn_bconv2d_select_path(&c->params)));
+    bnn_rec_i32("status", (int32_t)st);
+    bnn_rec_u32("match", (uint32_t)ok);
+    bnn_rec_hex("crc", crc32_words(out, c->out_words));
+    bnn_rec_end();
+    return ok;
+}
+
+/* A dense case: hidden (threshold bits) or output (int32 logits, compared as their words). */
+static int run_dense(int32_t index, const mve_dense_case *c, int wrapper)
+{
+    bnn_status st;
+    int32_t i;
+    int ok;
+    for (i = 0; i < MVE_OUT_WORDS_MAX; i++)
+        out[i] = POISON;
+    if (c->output)
+        st = wrapper ? bnn_bdense_output(&c->out_params, c->input, (int32_t *)out)
+                     : bnn_bdense_output_opt(&c->out_params, c->input, (int32_t *)out);
+    else
+        st = wrapper ? bnn_bdense_hidden(&c->hidden_params, c->input, out)
+                     : bnn_bdense_hidden_opt(&c->hidden_params, c->input, out);
     ok = st == BNN_OK;
     for (i = 0; i < c->out_words; i++)
         ok = ok && out[i] == c->expected[i];
-    bnn_rec_begin("conv");
+    bnn_rec_begin("dense");
     bnn_rec_i32("case", index);
     bnn_rec_str("variant", wrapper ? "wrapper" : "opt");
     bnn_rec_i32("status", (int32_t)st);
@@ -68,6 +107,11 @@ int main(void)
     for (i = 0; i < mve_case_count; i++) {
         failures += !run_case(i, &mve_cases[i], 0);
         failures += !run_case(i, &mve_cases[i], 1);
+        failures += !run_case(i, &mve_cases[i], 2);
+    }
+    for (i = 0; i < mve_dense_count; i++) {
+        failures += !run_dense(i, &mve_dense_cases[i], 0);
+        failures += !run_dense(i, &mve_dense_cases[i], 1);
     }
     return failures;
 }

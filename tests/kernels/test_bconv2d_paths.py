@@ -19,8 +19,9 @@ from kernel_harness import BNN_ERR_SHAPE, BNN_OK, Case, run_cases
 
 SEED = 20261130
 RANDOM_CASES = 300
-PATHS = ("mve", "bitsliced", "lanes", "field9", "field18", "words")  # bnn_bconv2d_path values
-ORDER = ("bitsliced", "mve", "lanes", "field9", "field18", "words")  # the dispatch order
+# bnn_bconv2d_path values (also the predicates' order in the driver's bconv2d_paths output)
+PATHS = ("mve", "bitsliced", "lanes", "field9", "field18", "words", "bitsliced_mve")
+ORDER = ("bitsliced_mve", "bitsliced", "mve", "lanes", "field9", "field18", "words")  # dispatch
 # (in_shape, out_c, kernel, stride, padding, groups)
 BOUNDARY = [
     ((28, 28, 8), 32, 3, 1, 1, 1),    # the default model's first layer: bitsliced, K = 72
@@ -60,12 +61,12 @@ def cases():
 @lru_cache(maxsize=None)
 def choices(driver, tmp_path):
     """Per case: (selected path index, {path: predicate})."""
-    probe = [Case([*c.params[:-1], 6], c.arrays) for c, _ in cases()]
+    probe = [Case([*c.params[:-1], 7], c.arrays) for c, _ in cases()]
     out = []
     for status, words in run_cases(driver, "bconv2d_paths", "opt", probe, tmp_path):
         assert status == BNN_OK
-        out.append((int(words[0]), dict(zip(PATHS, (bool(w) for w in words[1:])),
-                                         words=True)))
+        preds = dict(zip(PATHS[:5] + PATHS[6:], (bool(w) for w in words[1:])))
+        out.append((int(words[0]), {**preds, "words": True}))
     return out
 
 
@@ -77,7 +78,7 @@ def path_choices(driver, tmp_path_factory):
 def test_select_path_is_the_first_predicate_that_holds(path_choices):
     for selected, preds in path_choices:
         assert PATHS[selected] == next(p for p in ORDER if preds[p])
-        assert not preds["mve"]  # the host has no Helium
+        assert not preds["mve"] and not preds["bitsliced_mve"]  # the host has no Helium
 
 
 def test_every_scalar_path_is_taken(path_choices):
@@ -99,4 +100,4 @@ def test_path_matches_oracle_or_refuses(driver, tmp_path, path_choices, path):
         elif status != BNN_ERR_SHAPE:
             bad.append(f"case {i} params={case.params}: status {status}, want BNN_ERR_SHAPE")
     assert not bad, f"{path}: {len(bad)} cases wrong:\n" + "\n".join(bad[:10])
-    assert path == "mve" or ran >= 5, f"{path} ran on only {ran} cases"
+    assert path in ("mve", "bitsliced_mve") or ran >= 5, f"{path} ran on only {ran} cases"

@@ -1,7 +1,12 @@
-"""The Helium (MVE) path of bnn_bconv2d_opt, which the host cannot run, against the oracle in
-QEMU: one firmware for mps3-an547 (Cortex-M55 with MVE) holds seeded random convolutions, the
-specialised receptive-field sizes (9 and 18 words), the generic vector path, the scalar fallback
-(more than BNN_MVE_MAX_WORDS words) and pixel counts that do not fill the last 4-lane block.
+"""The Helium (MVE) paths, which the host cannot run, against the oracle in QEMU: one firmware
+for mps3-an547 (Cortex-M55 with MVE) holds seeded random convolutions, the specialised
+receptive-field sizes (9 and 18 words) of the mve path, its generic vector path, the scalar
+fallback (more than BNN_MVE_MAX_WORDS words), pixel counts that do not fill the last 4-lane
+block, the bitsliced_mve path's geometries (the default model's first layer, output rows that
+are not a multiple of 4 pixels, groups and strides that need 4-word gathers, 16 channels per
+group, 36 taps; bnn_bconv2d_bitsliced_mve_opt is also called directly on every case and must
+refuse where its predicate does not hold), and the dense layers' Helium rows (hidden and output,
+rows of every length modulo 4 words, row counts modulo 4).
 tests/kernels/mve_qemu_main.c compares every output with the oracle's words and prints the
 CRC-32 of what the kernel wrote; both are checked here."""
 import zlib
@@ -13,7 +18,7 @@ import numpy as np
 import pytest
 
 import kernel_cases
-from kernel_harness import BNN_OK, RUNTIME
+from kernel_harness import BNN_ERR_SHAPE, BNN_OK, RUNTIME
 from pipeline import boards, build, emulate
 from pipeline.render import c_array, conv_scratch_bytes
 
@@ -34,7 +39,50 @@ SPECIAL = [
     ((4, 4, 128), 70, 1, 1, 0, 1),   # n = 4, three runs
     ((5, 5, 64), 16, 5, 1, 2, 1),    # n = 50 > BNN_MVE_MAX_WORDS: scalar fallback
     ((3, 2, 33), 8, (1, 3), 1, 1, 1),  # non-square kernel, 6 pixels
+    # bitsliced_mve (at most 16 channels per group, many channels per run)
+    ((28, 28, 8), 32, 3, 1, 1, 1),   # the default model's first layer (the unrolled variant)
+    ((9, 7, 8), 33, 3, 1, 1, 1),     # ow = 7: a 3-lane block per row; runs of 32 and 1
+    ((3, 2, 8), 32, 3, 1, 1, 1),     # ow = 2: every block gathered
+    ((8, 9, 16), 64, 3, 1, 1, 2),    # groups 2 (4-word gathers), cg = 8
+    ((9, 9, 16), 40, 3, 2, 1, 1),    # cg = 16: two blocks a tap; stride 2, K = 144
+    ((6, 9, 9), 24, 3, 1, 0, 1),     # cg = 9, no padding
+    ((7, 9, 8), 32, 6, 1, 2, 1),     # 36 taps = BNN_SLICE_MAX_BLOCKS, K = 288 (9 planes)
+    ((6, 9, 7), 20, 5, 1, 2, 1),     # 5x5, cg = 7: K = 175
+    ((6, 6, 17), 40, 3, 1, 1, 1),    # cg = 17: the mve path
+    ((6, 6, 8), 2, 3, 1, 1, 1),      # 2 channels: the mve path by the cost model
 ]
+DENSE_RANDOM = 12  # hidden and output cases each
+# (in_shape, out_features, output): words per row n = h*w*ceil(c/32) modulo 4 and rows modulo 4
+DENSE_SPECIAL = [
+    ((3, 3, 192), 37, False),  # the default model's dense6 input: n = 54, 9 blocks of 4 rows + 1
+    ((1, 1, 512), 10, True),   # the default model's output layer: n = 16
+    ((1, 1, 96), 6, False),    # n = 3: only the predicated tail
+    ((1, 5, 32), 3, True),     # n = 5
+    ((2, 3, 64), 64, False),   # n = 12, out_features a multiple of 4
+]
+
+
+@lru_cache(maxsize=None)
+def dense_cases():
+    """(case, expected, output) of the Helium dense rows."""
+    rng = np.random.default_rng(SEED + 1)
+    out = []
+    for shape, features, output in DENSE_SPECIAL:
+        layer = kernel_cases.R.random_bdense(rng, shape, features, output=output)
+        x = kernel_cases.R.random_activations(rng, 1, shape, 1)
+        if output:
+            want = kernel_cases.ref.bdense(layer, x)[0]
+            case = kernel_cases.Case([*shape, 1, features, want.size],
+                                     [layer.weights, layer.mult, layer.bias, x[0]])
+        else:
+            want = kernel_cases.ref.bdense(layer, x, 1)[0]
+            case = kernel_cases.Case([*shape, 1, features, 1, want.size],
+                                     [layer.weights, layer.threshold, layer.flip, x[0]])
+        out.append((case, kernel_cases._words(want), output))
+    for _ in range(DENSE_RANDOM):
+        out.append((*kernel_cases.bdense_hidden_case(rng), False))
+        out.append((*kernel_cases.bdense_output_case(rng), True))
+    return out
 
 
 @lru_cache(maxsize=None)
@@ -50,11 +98,44 @@ def receptive_words(case):
     return kh * kw * ((in_c // groups + 31) // 32)
 
 
-def cases_header(all_cases) -> str:
-    """C arrays of every case and the table mve_qemu_main.c walks."""
+def dense_header(all_dense) -> list[str]:
+    """C arrays and the table of the dense cases (hidden or output)."""
+    lines, table = [], []
+    for i, (case, expected, output) in enumerate(all_dense):
+        weights, a, b, x = case.arrays
+        names = (("int32_t", "mult", "d"), ("int32_t", "bias", "d")) if output else \
+            (("int32_t", "th", "d"), ("uint8_t", "flip", "d"))
+        for ctype, name, values, fmt in (("uint32_t", "w", weights, "x"),
+                                         (*names[0][:2], a, names[0][2]),
+                                         (*names[1][:2], b, names[1][2]),
+                                         ("uint32_t", "in", x, "x"),
+                                         ("uint32_t", "want", expected, "x")):
+            values = np.asarray(values).reshape(-1)
+            lines.append(f"static const {ctype} d{i}_{name}[{values.size}] = "
+                         f"{{\n{c_array(values, fmt)}\n}};")
+        h, w, c, groups, features = case.params[:5]
+        if output:
+            params = (f"{{0}}, {{{h}, {w}, {c}, {groups}, {features}, d{i}_w, d{i}_mult, "
+                      f"d{i}_bias}}")
+        else:
+            params = (f"{{{h}, {w}, {c}, {groups}, {features}, {case.params[5]}, d{i}_w, d{i}_th, "
+                      f"d{i}_flip}}, {{0}}")
+        table.append(f"    {{{int(output)}, {params}, d{i}_in, d{i}_want, {expected.size}}},")
+    lines.append("static const mve_dense_case mve_dense_cases[] = {\n"
+                 + ("\n".join(table) if table else "    {0}") + "\n};")
+    lines.append(f"static const int32_t mve_dense_count = {len(all_dense)};")
+    return lines
+
+
+def cases_header(all_cases, all_dense=()) -> str:
+    """C arrays of every case and the tables mve_qemu_main.c walks (dense: none by default)."""
     lines = ['/* generated by tests/kernels/test_kernels_mve_qemu.py */', '#include "bnn.h"',
              "typedef struct { bnn_bconv2d_params params; const uint32_t *input, *expected;",
-             "                 int32_t out_words; } mve_case;"]
+             "                 int32_t out_words; } mve_case;",
+             "typedef struct { int output; bnn_bdense_hidden_params hidden_params;",
+             "                 bnn_bdense_output_params out_params;",
+             "                 const uint32_t *input, *expected; int32_t out_words; } "
+             "mve_dense_case;"]
     table, out_max, scratch_max = [], 1, 1
     for i, (case, expected) in enumerate(all_cases):
         h, w, in_c, out_c, kh, kw, stride, padding, groups, out_groups = case.params[:10]
@@ -73,6 +154,8 @@ def cases_header(all_cases) -> str:
         out_max = max(out_max, expected.size)
         layer = SimpleNamespace(kernel=(kh, kw), in_shape=(h, w, in_c), groups=groups)
         scratch_max = max(scratch_max, conv_scratch_bytes(layer) // 4)  # the render's arena
+    lines += dense_header(all_dense)
+    out_max = max([out_max, *(expected.size for _, expected, _ in all_dense)])
     lines.append(f"#define MVE_OUT_WORDS_MAX {out_max}")
     lines.append(f"#define MVE_SCRATCH_WORDS_MAX {scratch_max}")
     lines.append("static const mve_case mve_cases[] = {\n" + "\n".join(table) + "\n};")
@@ -83,7 +166,7 @@ def cases_header(all_cases) -> str:
 @pytest.fixture(scope="module")
 def firmware_run(tmp_path_factory):
     work = tmp_path_factory.mktemp("mve_qemu")
-    (work / "mve_cases.h").write_text(cases_header(cases()))
+    (work / "mve_cases.h").write_text(cases_header(cases(), dense_cases()))
     board = boards.load_board(BOARD)
     sources = [MAIN, *sorted(RUNTIME.glob("*.c"))]
     result = build.build_firmware(board, sources, [work, RUNTIME], work / "fw")
@@ -117,3 +200,41 @@ def test_helium_conv_matches_oracle(firmware_run, variant):
             bad.append(f"case {i} params={case.params}: {r}, oracle crc {want_crc:#010x}")
     assert not bad, "\n".join(bad)
     assert firmware_run.exit_code == 0
+
+
+def test_helium_paths_cover_their_boundaries(firmware_run):
+    """bitsliced_mve and mve both run, bitsliced_mve on a row width that is not a multiple of
+    4, with groups, with two blocks a tap, and with the unrolled first-layer geometry."""
+    paths = {int(r["case"]): r["path"] for r in firmware_run.find("conv") if r["variant"] == "opt"}
+    sliced = [c.params for i, (c, _) in enumerate(cases()) if paths.get(i) == "bitsliced_mve"]
+    assert {"bitsliced_mve", "mve"} <= set(paths.values()), firmware_run.output[-2000:]
+    assert any(p[:6] == [28, 28, 8, 32, 3, 3] for p in sliced)
+    assert any(((p[1] + 2 * p[7] - p[5]) // p[6] + 1) % 4 for p in sliced)
+    assert any(p[8] > 1 for p in sliced) and any(8 < p[2] // p[8] <= 16 for p in sliced)
+    assert all(p[2] // p[8] <= 16 for p in sliced)
+
+
+def test_bitsliced_mve_called_directly(firmware_run):
+    records = {int(r["case"]): r for r in firmware_run.find("conv")
+               if r["variant"] == "bitsliced_mve"}
+    assert sorted(records) == list(range(len(cases())))
+    bad = []
+    for i, (case, expected) in enumerate(cases()):
+        r = records[i]
+        want = BNN_OK if r["path"] == "bitsliced_mve" else BNN_ERR_SHAPE
+        if int(r["status"]) != want or r["match"] != "1":
+            bad.append(f"case {i} params={case.params}: {r}")
+    assert not bad, "\n".join(bad)
+
+
+@pytest.mark.parametrize("variant", ["opt", "wrapper"])
+def test_helium_dense_matches_oracle(firmware_run, variant):
+    records = {int(r["case"]): r for r in firmware_run.find("dense") if r["variant"] == variant}
+    assert sorted(records) == list(range(len(dense_cases()))), firmware_run.output[-2000:]
+    bad = []
+    for i, (case, expected, output) in enumerate(dense_cases()):
+        r = records[i]
+        want_crc = zlib.crc32(np.ascontiguousarray(expected, dtype="<u4").tobytes())
+        if int(r["status"]) != BNN_OK or r["match"] != "1" or int(r["crc"], 16) != want_crc:
+            bad.append(f"case {i} params={case.params} output={output}: {r}")
+    assert not bad, "\n".join(bad)
