@@ -61,8 +61,8 @@ CASES = (
 )
 
 
-# The default model's geometry (configs/fashion_glt.yaml after pruning to < 1 Mbit, as
-# `make deploy` lowers it): name, layer maker, output packing groups (those the next layer reads).
+# The issue's default model geometry (the previous default, configs/fashion_glt_dense.yaml, after
+# pruning to < 1 Mbit, as `make deploy` lowered it; the issue's targets are set on it): name, layer maker, output packing groups (those the next layer reads).
 # Weights and thresholds are random: the kernels' instruction counts do not depend on them.
 MODEL_SEED = 7
 MODEL_IMAGE = (28, 28, 1)
@@ -410,8 +410,8 @@ def run_kernels(boards: tuple[str, ...] = BOARDS, out: Path = RESULTS_DIR / "ker
         "compiler": f"arm-none-eabi-gcc {OPT_LEVEL} (the deploy build's flags)",
         "seed": SEED,
         "baseline_runtime": BASELINE_REV,
-        "model": {"note": "the default model's layers (configs/fashion_glt.yaml topology after "
-                          f"pruning; random weights, seed {MODEL_SEED}), one call each, chained "
+        "model": {"note": "the issue's default model's layers (configs/fashion_glt_dense.yaml "
+                          f"topology after pruning, the default until 2026-11-30; random weights, seed {MODEL_SEED}), one call each, chained "
                           "inputs; whole model = sum of the layer calls",
                   "layers": [{"name": c.name, "kind": c.kind, "in_shape": list(c.in_shape),
                               "binary_macs": getattr(layer, "macs", 0)}
