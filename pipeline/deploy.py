@@ -346,7 +346,8 @@ def _render_build_emulate(board, ir_path: Path, paths: Paths, args) -> None:
                                             *stage_resource_inputs()["render"]],
                     {"variant": args.variant, "name": name},
                     [rendered.model_dir, rendered.runtime_dir, rendered.harness_dir,
-                     rendered.archive], code=STAGE_CODE["render"]), do_render)
+                     rendered.archive, rendered.kernels_json], code=STAGE_CODE["render"]),
+              do_render)
 
     elf = paths.board / "firmware.elf"
 

@@ -11,6 +11,8 @@ Under the output folder (``build/<config>/<board>/`` in a deploy) it writes:
 * ``harness/``: ``main.c``, ``<name>_vectors.c|h``, the bare-metal platform and ``linker.ld``:
   the test image, which uses the model only through ``<name>.h``.
 * ``<name>-<board>.tar.gz``: ``model/`` + ``runtime/`` + a README with a usage example.
+* ``kernels.json``: the fast path each layer's kernel takes on this board (:func:`kernel_choices`),
+  which the report shows.
 
 The same IR, board, name and vectors always give byte-identical files. Activation memory is one
 region of the arena used from both ends (ping-pong): layer i writes its output at the start when
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import io
+import json
 import re
 import shutil
 import tempfile
@@ -34,7 +37,7 @@ import numpy as np
 
 from . import __version__
 from . import bits as B
-from . import ir, ops, resources
+from . import ir, ops, resources, targets
 from .atomic import writable_dir
 from .errors import PipelineError
 
@@ -46,6 +49,7 @@ VARIANTS = ("opt", "ref")
 RUNTIME_ABI_VERSION = 2  # must equal BNN_RUNTIME_ABI_VERSION in firmware_templates/runtime/bnn.h
 DEFAULT_NAME = "model"
 OUTPUT_DIRS = ("model", "runtime", "harness")
+KERNELS_FILE = "kernels.json"
 
 # C99 + C11 keywords, and names a model must not take because the runtime or C owns them.
 C_KEYWORDS = frozenset("""
@@ -202,6 +206,32 @@ def conv_scratch_bytes(layer) -> int:
     return scratch(layer)
 
 
+def kernel_choices(model: ir.Model, board, variant: str = "opt") -> dict:
+    """Which kernel path every layer of ``model`` takes in firmware for ``board`` (a
+    :class:`pipeline.boards.Board`), as written to ``kernels.json``.
+
+    Returns ``{"board", "target", "variant", "layers": [{"index", "name", "kind", "path"}]}``:
+    ``target`` is the board's :class:`pipeline.targets.KernelTarget` family (``thumb2``,
+    ``v6m``, ``helium``); ``path`` is the fast path the optimized kernel selects for the layer
+    (its kind's ``kernel_path`` part, a mirror of the C predicates: e.g. ``"field9"`` for a
+    bconv2d, ``"table"`` for a thermometer), ``"ref"`` for every layer when ``variant`` is
+    ``ref``, and None for a kernel with a single implementation.
+
+    The generated code keeps calling each kind's dispatching entry point (``bnn_bconv2d``), which
+    makes the same choice at run time from the same geometry: the model's sources stay valid
+    for any build of the runtime (the host, another core, a build without Helium), where a
+    direct call to a path whose predicate does not hold would fail with ``BNN_ERR_SHAPE``."""
+    target = targets.for_board(board)
+    plans, _ = plan_layers(model)
+    layers = []
+    for p in plans:
+        path = "ref" if variant == "ref" else \
+            ops.op_for(p.layer).kernel_path(p.layer, p.out_pack_groups, target)
+        layers.append({"index": p.index, "name": p.layer.name, "kind": p.layer.kind,
+                       "path": path})
+    return {"board": board.name, "target": target.name, "variant": variant, "layers": layers}
+
+
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(resources.templates_dir())),
@@ -250,6 +280,11 @@ class Rendered:
     def include_dirs(self) -> list[Path]:
         """Include path of the test image: model/, runtime/, harness/."""
         return [self.model_dir, self.runtime_dir, self.harness_dir]
+
+    @property
+    def kernels_json(self) -> Path:
+        """The kernel path of every layer on this board (:func:`kernel_choices`)."""
+        return self.root / KERNELS_FILE
 
     @property
     def linker_script(self) -> Path:
@@ -343,15 +378,16 @@ def render(model: ir.Model, board, out_dir: Path, images: np.ndarray,
     # a temporary folder unique to this call: concurrent renders never share one, and a
     # failed render removes it (deploy also removes what an interrupted one left)
     tmp = Path(tempfile.mkdtemp(dir=out_dir, prefix=".render-", suffix=".tmp"))
+    kernels = kernel_choices(model, board, variant)
     try:
-        _render_into(tmp, out_dir, result, context, board, name)
+        _render_into(tmp, out_dir, result, context, board, name, kernels)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return result
 
 
 def _render_into(tmp: Path, out_dir: Path, result: "Rendered", context: dict, board,
-                 name: str) -> None:
+                 name: str, kernels: dict) -> None:
     """Render every output into ``tmp``, then move them into ``out_dir``."""
     from . import build
     staged = Rendered(tmp, name, board.name)
@@ -370,6 +406,7 @@ def _render_into(tmp: Path, out_dir: Path, result: "Rendered", context: dict, bo
     (staged.harness_dir / "linker.ld").write_text(build.render_linker_script(board))
     readme = env.get_template("model/README.md.j2").render(**context)
     _write_archive(tmp, staged.archive, f"{name}-{board.name}", readme)
+    staged.kernels_json.write_text(json.dumps(kernels, indent=1) + "\n")
     for old in out_dir.glob(f"*-{board.name}.tar.gz"):
         old.unlink()
     for sub in OUTPUT_DIRS:
@@ -377,6 +414,7 @@ def _render_into(tmp: Path, out_dir: Path, result: "Rendered", context: dict, bo
             shutil.rmtree(out_dir / sub)
         (tmp / sub).rename(out_dir / sub)
     staged.archive.rename(result.archive)
+    staged.kernels_json.replace(result.kernels_json)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -1,9 +1,9 @@
 """Report stage: everything a user reads after a deploy, in ``<board>/report.json`` and
 ``report.md`` with PNG plots.
 
-It only gathers what earlier stages wrote (IR, evaluation.json, export.json, size.json,
-emulation.json, training plots) and never recomputes a result; a missing stage output is
-reported as missing, not guessed.
+It only gathers what earlier stages wrote (IR, evaluation.json, export.json, kernels.json,
+size.json, emulation.json, training plots) and never recomputes a result; a missing stage output
+is reported as missing, not guessed.
 """
 from __future__ import annotations
 
@@ -25,7 +25,12 @@ def _read_json(path: Path) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def layer_table(model: ir.Model, emulation: dict | None) -> list[dict]:
+def layer_table(model: ir.Model, emulation: dict | None,
+                kernels: dict | None = None) -> list[dict]:
+    """One row per layer: shapes, bits, MACs, the emulated count and ``path``, the kernel path
+    render recorded in ``kernels.json`` (None where the kernel has one implementation, or
+    where kernels.json is missing)."""
+    paths = {row["index"]: row.get("path") for row in (kernels or {}).get("layers", [])}
     counts = {}
     unit = "instructions"
     if emulation:
@@ -38,7 +43,7 @@ def layer_table(model: ir.Model, emulation: dict | None) -> list[dict]:
         row = {"name": layer.name, "kind": layer.kind,
                "in_shape": list(layer.in_shape), "out_shape": list(layer.out_shape),
                "bits": bits["weights"] + bits["params"], "weight_bits": bits["weights"],
-               "macs": macs, unit: counts.get(i)}
+               "macs": macs, "path": paths.get(i), unit: counts.get(i)}
         if counts.get(i) and macs:
             row["macs_per_" + unit.rstrip("s")] = round(macs / counts[i], 3)
         rows.append(row)
@@ -54,6 +59,7 @@ def build_report(board, model: ir.Model, root: Path, board_dir: Path) -> dict:
     evaluation = _read_json(root / "evaluation.json")
     export = _read_json(root / "export.json")
     insensor = _read_json(root / "insensor.json")
+    kernels = _read_json(board_dir / "kernels.json")  # render's record of the kernel paths
     stack_used = emulation.get("stack_used") if emulation else None
     static_ram = sum(s["ram"] for s in size["sections"] if s["name"] != ".stack")
     unit = (emulation or {}).get("count_unit", "instructions")
@@ -91,7 +97,9 @@ def build_report(board, model: ir.Model, root: Path, board_dir: Path) -> dict:
         f"{unit}_per_inference": (emulation or {}).get("inference"),
         "instructions_per_inference": (emulation or {}).get("inference")
         if unit == "instructions" else None,
-        "layers": layer_table(model, emulation),
+        # the runtime's build family the paths were chosen for (thumb2, v6m, helium)
+        "kernel_target": (kernels or {}).get("target"),
+        "layers": layer_table(model, emulation, kernels),
         "accuracy": accuracy,
         "gamma_accuracy": (evaluation or {}).get("gamma_accuracy"),
         "export": export,
@@ -153,10 +161,15 @@ def render_markdown(rep: dict, plots: list[Path]) -> str:
         lines += ["Oracle accuracy on exposure-shifted test images (gamma): " +
                   ", ".join(f"{g}: {100 * a:.2f} %" for g, a in rep["gamma_accuracy"].items()),
                   ""]
-    lines += ["## Layers", "", f"| layer | kind | in | out | bits | MACs | {unit} |",
-              "|---|---|---|---|---|---|---|"]
+    lines += ["## Layers", ""]
+    if rep.get("kernel_target"):
+        lines += [f"Kernel path: the fast path each kernel takes in the runtime built for this "
+                  f"board ({rep['kernel_target']}); - where the kernel has one.", ""]
+    lines += [f"| layer | kind | kernel path | in | out | bits | MACs | {unit} |",
+              "|---|---|---|---|---|---|---|---|"]
     for r in rep["layers"]:
-        lines.append(f"| {r['name']} | {r['kind']} | {'x'.join(map(str, r['in_shape']))} | "
+        lines.append(f"| {r['name']} | {r['kind']} | {r.get('path') or '-'} | "
+                     f"{'x'.join(map(str, r['in_shape']))} | "
                      f"{'x'.join(map(str, r['out_shape']))} | {_fmt(r['bits'])} | "
                      f"{_fmt(r['macs'])} | {_fmt(r.get(unit))} |")
     lines += ["", "## Memory by section", "", "| section | flash bytes | RAM bytes |",

@@ -17,6 +17,8 @@ lacks one):
                         becomes, for export.json) and ``lce_bconv_ops`` (LceBconv2d ops expected)
 ``c_params_type``       the runtime params struct; with the template, the render parameters
 ``scratch_bytes``       kernel scratch in the arena (0 for most kinds)
+``kernel_path``         optional: the fast path the optimized kernel takes on a target (a mirror
+                        of its C predicates), for kernels that choose one
 ``random_layer``        a random valid layer for a given input shape; with it
                         :func:`pipeline.random_ir.model_with` draws models holding the kind for
                         every registry-wide test (oracle, host C, QEMU, exports)
@@ -121,6 +123,13 @@ class LayerOp:
     def scratch_bytes(self, layer: Any) -> int:
         """Arena scratch the kernel needs, bytes (mirror of the runtime's size query)."""
         raise NotImplementedError
+
+    def kernel_path(self, layer: Any, out_pack_groups: int, target: Any) -> str | None:
+        """The named fast path the optimized kernel takes for this layer when the runtime is
+        built for ``target`` (a :class:`pipeline.targets.KernelTarget`): a mirror of the
+        kernel's own choice in C, recorded by render in ``kernels.json`` and shown in the
+        report. None (the default) for a kernel with one implementation. Optional part."""
+        return None
 
     # --- random cases ----------------------------------------------------------------------
     def random_layer(self, rng: Any, in_shape: tuple[int, int, int], name: str) -> Any:

@@ -134,6 +134,115 @@ def conv_scratch_bytes(layer: BConv2d) -> int:
     return 4 * words
 
 
+# --- the fast path bnn_bconv2d_opt takes (mirror of bnn_bconv2d_select_path) -----------------
+# Constants of bnn_bconv2d.c and bnn_internal.h the predicates read.
+_WORD_BITS = 32
+_SLICE_BLOCK = 8          # BNN_SLICE_BLOCK: inputs per block of the bit-sliced path
+_SLICE_MAX_BLOCKS = 36    # BNN_SLICE_MAX_BLOCKS
+_SLICE_MAX_BITS = 510     # BNN_SLICE_MAX_BITS: largest K the 9 counter planes hold
+_MVE_MAX_WORDS = 36       # BNN_MVE_MAX_WORDS
+# The cost model (BNN_COST_SLICE_INPUT, BNN_COST_WORDS_N, BNN_COST_LANES_ND): instructions
+# measured on Cortex-M0 for cores without Thumb-2, on Cortex-M4 for every other build.
+_COSTS_V6M = (19, 15, 24)
+_COSTS_THUMB2 = (8, 8, 12)
+
+
+def _cg(layer) -> int:
+    return layer.in_shape[2] // layer.groups
+
+
+def _taps(layer) -> int:
+    return layer.kernel[0] * layer.kernel[1]
+
+
+def _lane_bits(cg: int) -> int:
+    b = 1
+    while b < cg:
+        b *= 2
+    return b
+
+
+def _dense_words(layer) -> int:
+    """dense_words(): words of a bit-dense field, 0 where the layer keeps a word per tap."""
+    cg, taps = _cg(layer), _taps(layer)
+    if cg > 16:
+        return 0
+    per_word = _WORD_BITS // _lane_bits(cg)
+    nd = (taps + per_word - 1) // per_word
+    return nd if nd < taps else 0
+
+
+def _field_words(layer) -> int:
+    return _taps(layer) * B.words_per_group(_cg(layer))
+
+
+def is_bitsliced(layer, target) -> bool:
+    """bnn_bconv2d_is_bitsliced(): one word per tap (at most 32 channels per group, 16 on
+    Helium builds), at most 36 blocks of 8 inputs, K <= 510, and cheaper than the path that
+    would run otherwise by the target's cost model."""
+    cg, taps = _cg(layer), _taps(layer)
+    if (target.mve and cg > 16) or cg > _WORD_BITS:
+        return False
+    lane = _SLICE_BLOCK if cg <= _SLICE_BLOCK else 16 if cg <= 16 else _WORD_BITS
+    kin = taps * lane
+    if kin // _SLICE_BLOCK > _SLICE_MAX_BLOCKS or taps * cg > _SLICE_MAX_BITS:
+        return False
+    slice_input, words_n, lanes_nd = _COSTS_V6M if target.v6m else _COSTS_THUMB2
+    per_run = min(layer.out_channels // layer.groups, _WORD_BITS)
+    nd = _dense_words(layer)
+    other = lanes_nd * nd + 14 if nd > 0 else words_n * taps + 20
+    return slice_input * kin + 100 < per_run * other
+
+
+def is_mve(layer, target) -> bool:
+    """bnn_bconv2d_is_mve(): Helium builds only, receptive field of at most 36 words."""
+    return target.mve and _field_words(layer) <= _MVE_MAX_WORDS
+
+
+def is_lanes(layer, target) -> bool:
+    """bnn_bconv2d_is_lanes(): at most 16 channels per group and fewer dense words than taps."""
+    return _dense_words(layer) > 0
+
+
+def is_field9(layer, target) -> bool:
+    """bnn_bconv2d_is_field9(): a receptive field of exactly 9 words."""
+    return _field_words(layer) == 9
+
+
+def is_field18(layer, target) -> bool:
+    """bnn_bconv2d_is_field18(): a receptive field of exactly 18 words."""
+    return _field_words(layer) == 18
+
+
+#: (path name, predicate) in the order bnn_bconv2d_select_path() tries them; a new path of the
+#: runtime is one more line here, at its place in that order.
+FAST_PATHS = (
+    ("bitsliced", is_bitsliced),
+    ("mve", is_mve),
+    ("lanes", is_lanes),
+    ("field9", is_field9),
+    ("field18", is_field18),
+)
+#: The path taken where no predicate holds (bnn_bconv2d_words_opt, any geometry).
+FALLBACK_PATH = "words"
+
+
+def fast_path(layer, target) -> str:
+    """The fast path ``bnn_bconv2d_opt`` takes for ``layer`` in a runtime built for ``target``.
+
+    A mirror of ``bnn_bconv2d_path_name(bnn_bconv2d_select_path(&p))`` in
+    ``firmware_templates/runtime/bnn_bconv2d.c``: the first of :data:`FAST_PATHS` whose
+    predicate holds, else :data:`FALLBACK_PATH`. ``layer`` is a valid :class:`BConv2d` (or any
+    object with its ``in_shape`` (H, W, Cin), ``out_channels``, ``kernel`` (kh, kw) and
+    ``groups``: the predicates read only those; stride, padding and the output packing do not
+    matter). ``target`` is a :class:`pipeline.targets.KernelTarget` (``mve``: the runtime is
+    built with its Helium paths; ``v6m``: the cost model of cores without Thumb-2).
+    Returns the C path name (``"bitsliced"``, ``"mve"``, ``"lanes"``, ``"field9"``,
+    ``"field18"``, ``"words"``). ``tests/kernels/test_path_mirror.py`` checks it against the C
+    selector on the host and, built for each kind of core, in QEMU."""
+    return next((name for name, holds in FAST_PATHS if holds(layer, target)), FALLBACK_PATH)
+
+
 class BConv2dOp(LayerOp):
     kind = "bconv2d"
     layer = BConv2d
@@ -227,6 +336,9 @@ class BConv2dOp(LayerOp):
 
     def scratch_bytes(self, layer: BConv2d) -> int:
         return conv_scratch_bytes(layer)
+
+    def kernel_path(self, layer: BConv2d, out_pack_groups: int, target) -> str:
+        return fast_path(layer, target)
 
     def random_layer(self, rng, in_shape, name):
         return random_conv_layer(rng, in_shape, 24, name)

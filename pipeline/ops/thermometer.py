@@ -89,6 +89,29 @@ def random_thermometer(rng: np.random.Generator, in_shape: tuple[int, int, int],
                        thresholds=thresholds, encoding=encoding)
 
 
+def is_table(layer: Thermometer, out_pack_groups: int) -> bool:
+    """Mirror of ``bnn_thermometer_is_table()`` (``thermometer_table_fits`` in
+    ``bnn_thermometer.c``) for a valid layer: at most 8 planes, at least 64 pixels, and one
+    output word per pixel (all planes in one packing group of at most 32 bits, or one packing
+    group per input channel)."""
+    h, w, c = layer.in_shape
+    if layer.planes > 8 or h * w < 64:
+        return False
+    if out_pack_groups == 1:
+        return c * layer.planes <= 32
+    return c * layer.planes // out_pack_groups == layer.planes
+
+
+def thermometer_path(layer: Thermometer, out_pack_groups: int) -> str:
+    """The path ``bnn_thermometer_opt`` takes for a valid ``layer`` whose output is packed in
+    ``out_pack_groups`` groups: ``"ref"`` (more than 31 planes: the reference loop),
+    ``"table"`` (:func:`is_table`: ``bnn_thermometer_table_opt``), else ``"words"`` (each
+    output word assembled in a register). The same on every core (no Helium variant)."""
+    if layer.planes > 31:
+        return "ref"
+    return "table" if is_table(layer, out_pack_groups) else "words"
+
+
 class ThermometerOp(LayerOp):
     kind = "thermometer"
     layer = Thermometer
@@ -164,6 +187,9 @@ class ThermometerOp(LayerOp):
 
     def scratch_bytes(self, layer: Thermometer) -> int:
         return 0
+
+    def kernel_path(self, layer: Thermometer, out_pack_groups: int, target) -> str:
+        return thermometer_path(layer, out_pack_groups)
 
     def random_layer(self, rng, in_shape, name):
         mode = "base2" if rng.random() < 0.25 else "thresholds"

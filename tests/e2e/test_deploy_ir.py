@@ -43,8 +43,11 @@ def test_deploy_ir_reports_and_is_cached(tmp_path, ir_file, capsys):
     assert [r["name"] for r in rep["layers"]] == [layer.name for layer in model.layers]
     assert all(r["instructions"] > 0 for r in rep["layers"])
     assert rep["ram_bytes"] == rep["ram_static_bytes"] + rep["ram_stack_used_bytes"]
+    # render's kernels.json reaches the report: every conv names the fast path it takes
+    assert rep["kernel_target"] == "thumb2"
+    assert all(r["path"] for r in rep["layers"] if r["kind"] in ("bconv2d", "thermometer"))
     for name in ("firmware.elf", "firmware.bin", "firmware.hex", "firmware.map", "size.json",
-                 "qemu.log", "report.md"):
+                 "qemu.log", "report.md", "kernels.json"):
         assert (board_dir / name).is_file(), name
     assert (tmp_path / ir_file.parent.name / "model.onnx").is_file()
     name = render.default_model_name(ir_file.parent.name)
