@@ -43,7 +43,7 @@ extern "C" {
  * is the release of this folder (the same in CMakeLists.txt, library.json and
  * library.properties); its major number is the ABI version. */
 #define BNN_RUNTIME_ABI_VERSION 2
-#define BNN_RUNTIME_VERSION "2.1.0"
+#define BNN_RUNTIME_VERSION "2.2.0"
 
 /* Return code of every kernel. */
 typedef enum {

@@ -145,6 +145,9 @@ _MVE_MAX_WORDS = 36       # BNN_MVE_MAX_WORDS
 # measured on Cortex-M0 for cores without Thumb-2, on Cortex-M4 for every other build.
 _COSTS_V6M = (19, 15, 24)
 _COSTS_THUMB2 = (8, 8, 12)
+# The Helium cost model (BNN_COST_VSLICE_INPUT, BNN_COST_VSLICE_RUN, BNN_COST_MVE_N,
+# BNN_COST_MVE_CHANNEL): instructions per block of 4 output pixels measured on Cortex-M55.
+_COSTS_HELIUM = (9, 150, 8, 12)
 
 
 def _cg(layer) -> int:
@@ -176,22 +179,51 @@ def _field_words(layer) -> int:
     return _taps(layer) * B.words_per_group(_cg(layer))
 
 
+def _slice_inputs(layer, max_cg: int) -> int:
+    """slice_fits() and slice_weight_words(): the bit-sliced geometry (one word per tap of at
+    most ``max_cg`` channels per group, at most 36 blocks of 8 inputs, K <= 510); returns the
+    inputs per run (taps * 8, 16 or 32), 0 where the geometry does not fit."""
+    cg, taps = _cg(layer), _taps(layer)
+    if cg > max_cg:
+        return 0
+    lane = _SLICE_BLOCK if cg <= _SLICE_BLOCK else 16 if cg <= 16 else _WORD_BITS
+    kin = taps * lane
+    if kin // _SLICE_BLOCK > _SLICE_MAX_BLOCKS or taps * cg > _SLICE_MAX_BITS:
+        return 0
+    return kin
+
+
+def _slice_run_channels(layer) -> int:
+    """slice_run_channels(): channels of one run, at most 32 (those of a group)."""
+    return min(layer.out_channels // layer.groups, _WORD_BITS)
+
+
 def is_bitsliced(layer, target) -> bool:
     """bnn_bconv2d_is_bitsliced(): one word per tap (at most 32 channels per group, 16 on
     Helium builds), at most 36 blocks of 8 inputs, K <= 510, and cheaper than the path that
     would run otherwise by the target's cost model."""
-    cg, taps = _cg(layer), _taps(layer)
-    if (target.mve and cg > 16) or cg > _WORD_BITS:
-        return False
-    lane = _SLICE_BLOCK if cg <= _SLICE_BLOCK else 16 if cg <= 16 else _WORD_BITS
-    kin = taps * lane
-    if kin // _SLICE_BLOCK > _SLICE_MAX_BLOCKS or taps * cg > _SLICE_MAX_BITS:
+    kin = _slice_inputs(layer, 16 if target.mve else _WORD_BITS)
+    if not kin:
         return False
     slice_input, words_n, lanes_nd = _COSTS_V6M if target.v6m else _COSTS_THUMB2
-    per_run = min(layer.out_channels // layer.groups, _WORD_BITS)
     nd = _dense_words(layer)
-    other = lanes_nd * nd + 14 if nd > 0 else words_n * taps + 20
-    return slice_input * kin + 100 < per_run * other
+    other = lanes_nd * nd + 14 if nd > 0 else words_n * _taps(layer) + 20
+    return slice_input * kin + 100 < _slice_run_channels(layer) * other
+
+
+def is_bitsliced_mve(layer, target) -> bool:
+    """bnn_bconv2d_is_bitsliced_mve(): Helium builds only; the bit-sliced geometry with at most
+    16 channels per group, where it beats the mve path by the Helium cost model
+    (BNN_COST_VSLICE_INPUT per input + BNN_COST_VSLICE_RUN against BNN_COST_MVE_N per tap +
+    BNN_COST_MVE_CHANNEL, per channel of the run)."""
+    if not target.mve:
+        return False
+    kin = _slice_inputs(layer, 16)
+    if not kin:
+        return False
+    vslice_input, vslice_run, mve_n, mve_channel = _COSTS_HELIUM
+    return vslice_input * kin + vslice_run < \
+        _slice_run_channels(layer) * (mve_n * _taps(layer) + mve_channel)
 
 
 def is_mve(layer, target) -> bool:
@@ -217,6 +249,7 @@ def is_field18(layer, target) -> bool:
 #: (path name, predicate) in the order bnn_bconv2d_select_path() tries them; a new path of the
 #: runtime is one more line here, at its place in that order.
 FAST_PATHS = (
+    ("bitsliced_mve", is_bitsliced_mve),
     ("bitsliced", is_bitsliced),
     ("mve", is_mve),
     ("lanes", is_lanes),
@@ -237,7 +270,7 @@ def fast_path(layer, target) -> str:
     ``groups``: the predicates read only those; stride, padding and the output packing do not
     matter). ``target`` is a :class:`pipeline.targets.KernelTarget` (``mve``: the runtime is
     built with its Helium paths; ``v6m``: the cost model of cores without Thumb-2).
-    Returns the C path name (``"bitsliced"``, ``"mve"``, ``"lanes"``, ``"field9"``,
+    Returns the C path name (``"bitsliced_mve"``, ``"bitsliced"``, ``"mve"``, ``"lanes"``, ``"field9"``,
     ``"field18"``, ``"words"``). ``tests/kernels/test_path_mirror.py`` checks it against the C
     selector on the host and, built for each kind of core, in QEMU."""
     return next((name for name, holds in FAST_PATHS if holds(layer, target)), FALLBACK_PATH)

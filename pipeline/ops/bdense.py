@@ -198,6 +198,12 @@ class BDenseOp(LayerOp):
     def lce_bconv_ops(self, layer: BDense) -> int:
         return 1
 
+    def kernel_path(self, layer: BDense, out_pack_groups: int, target) -> str:
+        """bnn_bdense_hidden_opt / bnn_bdense_output_opt: Helium builds take the vector rows
+        (4 rows per input vector, "mve") for every shape, other builds the scalar carry-save
+        rows ("rows")."""
+        return "mve" if target.mve else "rows"
+
     def c_params_type(self, layer: BDense) -> str:
         return "bnn_bdense_output_params" if layer.output else "bnn_bdense_hidden_params"
 

@@ -30,6 +30,8 @@ def _expected(model, board):
             want.append(fast_path(layer, target))
         elif layer.kind == "thermometer":
             want.append(thermometer_path(layer, model.out_pack_groups(i)))
+        elif layer.kind == "bdense":  # one path per build: Helium vector rows or scalar rows
+            want.append("mve" if target.mve else "rows")
         else:
             want.append(None)
     return target, want
