@@ -383,8 +383,9 @@ def render(doc: dict | None, md: Path, img_dir: Path, img_rel: str, command: str
             f"{doc['wall_seconds'].get('all_calls', 0) / 60:.1f} min over "
             f"{doc['wall_seconds'].get('calls', 1)} call(s) (the last "
             f"{doc['wall_seconds']['this_call'] / 60:.1f} min on "
-            f"{doc['wall_seconds']['workers']} workers); sum over runs "
-            f"{doc['wall_seconds']['sum_of_runs'] / 60:.1f} min. Machine: "
+            f"{doc['wall_seconds']['workers']} workers; a call stopped from outside is not "
+            f"logged, its finished runs are kept); sum over runs "
+            f"{doc['wall_seconds']['sum_of_runs'] / 60:.1f} min, the figure to compare. Machine: "
             f"{doc['machine']['cpus']} CPUs, {doc['machine']['accelerator']}.", "",
             "## Set-up", "",
             f"Every run: the base config's topology, {sched['train_limit']} training images (a "

@@ -220,7 +220,7 @@ def test_report_from_synthetic_results(tmp_path):
         assert png.stat().st_size > 10_000 and png.read_bytes()[:4] == b"\x89PNG"
     text = md.read_text()
     assert "QUICK MODE" not in text
-    assert "Wall time: 120.0 min over 2 call(s) (the last 100.0 min on 2 workers)" in text
+    assert "Wall time: 120.0 min over 2 call(s) (the last 100.0 min on 2 workers;" in text
     assert ("- **raw data**: GLT minus base-2 averages +5.00 pp over M in [2, 4]; the gain "
             "holds (mean > 2 standard errors) at M = [2, 4].") in text
     assert ("- **processed data**: GLT minus base-2 averages +0.00 pp over M in [2, 4]; the gain "
