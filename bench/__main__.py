@@ -1,8 +1,10 @@
-"""`python -m bench [kernels|accuracy|agreement|e2e|docs|paper|peers|all] [--quick]` (default: all).
+"""`python -m bench [kernels|accuracy|agreement|e2e|docs|paper|peers|m55|all] [--quick]` (default: all).
 
 all runs kernels, e2e, agreement, accuracy, then regenerates docs/benchmarks.md. `paper` (the
 study of issue 15, about 2 hours on 2 cores; not part of all) runs its grid, or with --report
-regenerates docs/paper.md from bench/results/paper.json. `peers` (not part of all; about 15 CPU
+regenerates docs/paper.md from bench/results/paper.json. `m55` (not part of all; about 10
+minutes on 2 cores) compares every layer of random IRs on Cortex-M55 and Cortex-M4
+(bench/m55_vs_m4.py, bench/results/m55_vs_m4.json). `peers` (not part of all; about 15 CPU
 minutes, cached under build/bench/peers/) trains float and int8 Keras CNNs at the zoo's weight
 budgets, runs them in the TFLite Micro interpreter and writes bench/results/peers.json (needs the
 [peers] extra: tflite-micro). A benchmark
@@ -19,7 +21,7 @@ from pathlib import Path
 
 from . import BenchError, BenchSkipped
 
-COMMANDS = ("kernels", "accuracy", "agreement", "e2e", "docs", "paper", "peers", "all")
+COMMANDS = ("kernels", "accuracy", "agreement", "e2e", "docs", "paper", "peers", "m55", "all")
 ALL_ORDER = ("kernels", "e2e", "agreement", "accuracy")
 
 
@@ -40,7 +42,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     help="paper: run the grid on stl10=PATH (binary files) or vww=PATH (person/, "
                          "non_person/ folders) instead of Fashion-MNIST")
     ap.add_argument("--workers", type=int, default=2,
-                    help="paper: runs in parallel (processes, one torch thread each)")
+                    help="paper: runs in parallel (processes, one torch thread each); m55: cases "
+                         "built and run in parallel")
     ap.add_argument("--prune-planes", type=int, metavar="M",
                     help="paper: planes of the pruning arm (default: the best small M of the "
                          "encoding arm)")
@@ -59,6 +62,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--epochs", type=int, default=None,
                     help="peers: training epochs of each CNN (default 5, the default binary "
                          "model's 1 teacher + 4 student epochs)")
+    ap.add_argument("--models", type=int, default=None,
+                    help="m55: random models besides the issue's fixed cases (default 40)")
     ap.add_argument("--zoo", type=Path, help="peers: the zoo folder (default: zoo/)")
     ap.add_argument("--no-deploy", action="store_true",
                     help="peers: do not deploy the binary models to read their instruction counts")
@@ -87,6 +92,10 @@ def run_one(name: str, args: argparse.Namespace) -> None:
         doc = peers.run_peers(default_ir=args.ir, deploy=not args.no_deploy,
                               zoo_dir=args.zoo or peers.ZOO_DIR, **kw)
         print(f"[peers] wrote {doc['written']}")
+    elif name == "m55":
+        from . import m55_vs_m4
+        m55_vs_m4.run_m55(m55_vs_m4.DEFAULT_MODELS if args.models is None else args.models,
+                          workers=args.workers)
     elif name == "docs":
         from . import docs
         print(f"[docs] wrote {docs.write_docs()}")
@@ -144,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         except BenchError as exc:
             print(f"[{name}] FAILED: {exc}", flush=True)
             failed.append(name)
-    if args.command in ("all", "kernels", "accuracy", "agreement", "e2e") or (
+    if args.command in ("all", "kernels", "accuracy", "agreement", "e2e", "m55") or (
             args.command == "peers" and not args.quick):
         from . import docs
         print(f"[docs] wrote {docs.write_docs()}")

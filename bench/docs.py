@@ -388,6 +388,31 @@ def peers_section(p: dict | None) -> str:
             "side by side. " + " ".join(notes) + "\n\n" + _table(header, peers_rows(p)) + plot)
 
 
+# --- Cortex-M55 against Cortex-M4 (python -m bench m55; kept as its own block) ----------------
+
+def m55_section(m: dict | None) -> str:
+    """The layer-by-layer comparison of bench/m55_vs_m4.py: totals by path pair, and every
+    layer that runs more instructions on M55 than on M4."""
+    if m is None:
+        return "## Cortex-M55 against Cortex-M4\n\nNo result yet: `python -m bench m55`."
+    s = m["summary"]
+    rows = [[k, g["layers"], g["slower"], f"{g['m4']:,}", f"{g['m55']:,}", g["worst_ratio"]]
+            for k, g in s["by_path"].items()]
+    text = (f"## Cortex-M55 against Cortex-M4 ({m['date']})\n\nEvery layer of "
+            f"{m['random_models']} random IRs (`random_model({m['first_seed']} + i)`) and the "
+            f"issue's fixed cases ({', '.join(m['fixed_cases'])}), run on {m['boards']['m4']} "
+            f"and {m['boards']['m55']} ({m['unit']}). **{s['slower']} of {s['layers']} layers "
+            "run more instructions on M55.** Target: none.\n\n"
+            + _table(["kind: M4 path -> M55 path", "layers", "slower on M55", "M4 total",
+                      "M55 total", "worst M55/M4"], rows))
+    if s["slower_layers"]:
+        text += "\n\nSlower on M55:\n\n" + _table(
+            ["case", "layer", "geometry", "paths (M4 -> M55)", "M4", "M55", "M55/M4"],
+            [[r["case"], r["name"], r["geometry"], f"{r['path_m4']} -> {r['path_m55']}",
+              f"{r['m4']:,}", f"{r['m55']:,}", r["ratio"]] for r in s["slower_layers"]])
+    return text
+
+
 def render_markdown(res: dict) -> str:
     machines = {r["machine"]["cpus"] for r in res.values() if r}
     cpus = ", ".join(str(c) for c in sorted(machines)) or "2"
@@ -402,13 +427,14 @@ def render_markdown(res: dict) -> str:
              "the date of its result. Regenerate with `make bench` (or `python -m bench <name>`).")
     parts = [intro, targets_section(res), kernels_section(res["kernels"]),
              agreement_section(res["agreement"]), accuracy_section(res["accuracy"]),
-             e2e_section(res["e2e"]), peers_section(res.get("peers"))]
+             e2e_section(res["e2e"]), peers_section(res.get("peers")),
+             m55_section(res.get("m55_vs_m4"))]
     return "\n\n".join(parts) + "\n"
 
 
 def load_results(results_dir: Path = RESULTS_DIR) -> dict:
     return {name: read_json(results_dir / f"{name}.json")
-            for name in ("kernels", "agreement", "accuracy", "e2e", "peers")}
+            for name in ("kernels", "agreement", "accuracy", "e2e", "peers", "m55_vs_m4")}
 
 
 def write_docs(out: Path = DOC, results_dir: Path = RESULTS_DIR) -> Path:

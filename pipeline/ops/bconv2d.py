@@ -199,10 +199,13 @@ def _slice_run_channels(layer) -> int:
 
 
 def is_bitsliced(layer, target) -> bool:
-    """bnn_bconv2d_is_bitsliced(): one word per tap (at most 32 channels per group, 16 on
-    Helium builds), at most 36 blocks of 8 inputs, K <= 510, and cheaper than the path that
-    would run otherwise by the target's cost model."""
-    kin = _slice_inputs(layer, 16 if target.mve else _WORD_BITS)
+    """bnn_bconv2d_is_bitsliced(): never on Helium builds (bitsliced_mve or mve, which fit
+    every geometry it fits there, run fewer instructions); elsewhere one word per tap (at most
+    32 channels per group), at most 36 blocks of 8 inputs, K <= 510, and cheaper than the path
+    that would run otherwise by the target's cost model."""
+    if target.mve:
+        return False
+    kin = _slice_inputs(layer, _WORD_BITS)
     if not kin:
         return False
     slice_input, words_n, lanes_nd = _COSTS_V6M if target.v6m else _COSTS_THUMB2
