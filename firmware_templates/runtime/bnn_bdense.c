@@ -416,7 +416,8 @@ bnn_status bnn_bdense_hidden_opt(const bnn_bdense_hidden_params *p, const uint32
             do {
                 int32_t dot = k - 2 * dense_xor_popcount(in, &row, nwords);
                 last = acc & 1u;
-                acc = (acc >> 1) | (bnn_threshold_bit(dot, *thr++, *flip++) << 31);
+                /* bnn_threshold_bit at bit 31: only bit 0 of flip gets there (no AND) */
+                acc = (acc >> 1) | (((uint32_t)(dot < *thr++) ^ (uint32_t)*flip++) << 31);
             } while (!last);
             *out++ = acc >> (BNN_WORD_BITS - nb); /* row r of the word at bit r */
         }
