@@ -82,6 +82,187 @@ bnn_status bnn_bdense_hidden_ref(const bnn_bdense_hidden_params *p, const uint32
     return BNN_OK;
 }
 
+#ifndef BNN_HAVE_MVE
+/* ---- scalar row popcount of the dense layers (every core without Helium) ---- */
+
+/* popcount(h16) + 2 * popcount(h32): nibbles <= 12, bytes <= 24. */
+static inline uint32_t dense_count_2(uint32_t h16, uint32_t h32)
+{
+    uint32_t m1 = 0x55555555u, m2 = 0x33333333u, m4 = 0x0F0F0F0Fu;
+    BNN_IN_REGISTER(m1);
+    BNN_IN_REGISTER(m2);
+    BNN_IN_REGISTER(m4);
+    return bnn_sum_bytes(bnn_nibbles_to_bytes(
+        bnn_nibble_counts(h16, m1, m2) + (bnn_nibble_counts(h32, m1, m2) << 1), m4));
+}
+
+/* Weighted popcount of six counter words of weights 1, 2, 4, 8, 16 and 32: nibble counts
+ * (<= 4) paired while a nibble stays <= 12, then bytes (<= 24 each); the low and middle bytes
+ * combine to <= 24 + 4 * 24 = 120 per byte, the high ones are summed apart and weighted by 16. */
+static inline uint32_t dense_count_6(uint32_t ones, uint32_t twos, uint32_t fours,
+                                     uint32_t eights, uint32_t h16, uint32_t h32)
+{
+    uint32_t m1 = 0x55555555u, m2 = 0x33333333u, m4 = 0x0F0F0F0Fu;
+    uint32_t low, mid, high;
+    BNN_IN_REGISTER(m1);
+    BNN_IN_REGISTER(m2);
+    BNN_IN_REGISTER(m4);
+    low = bnn_nibble_counts(ones, m1, m2) + (bnn_nibble_counts(twos, m1, m2) << 1);
+    mid = bnn_nibble_counts(fours, m1, m2) + (bnn_nibble_counts(eights, m1, m2) << 1);
+    high = bnn_nibble_counts(h16, m1, m2) + (bnn_nibble_counts(h32, m1, m2) << 1);
+    return bnn_sum_bytes(bnn_nibbles_to_bytes(low, m4) + (bnn_nibbles_to_bytes(mid, m4) << 2)) +
+           (bnn_sum_bytes(bnn_nibbles_to_bytes(high, m4)) << 4);
+}
+
+/* One block of 16 words (LDRD pairs at a, b; both advanced by 16) through a Harley-Seal
+ * network of 15 carry-save adders into the running ones..eights; s: the block's carry of
+ * weight 16. GCC keeps the three unrolled copies in dense_xor_popcount on constant offsets. */
+#define DENSE_BLOCK16(a, b, s)                                                                 \
+    do {                                                                                       \
+        uint32_t y0, y1, t0, t1, f0, f1, e0, e1;                                               \
+        BNN_XOR_PAIR(a, b, 0, y0, y1);                                                         \
+        bnn_csa(&t0, &ones, ones, y0, y1);                                                     \
+        BNN_XOR_PAIR(a, b, 2, y0, y1);                                                         \
+        bnn_csa(&t1, &ones, ones, y0, y1);                                                     \
+        bnn_csa(&f0, &twos, twos, t0, t1);                                                     \
+        BNN_XOR_PAIR(a, b, 4, y0, y1);                                                         \
+        bnn_csa(&t0, &ones, ones, y0, y1);                                                     \
+        BNN_XOR_PAIR(a, b, 6, y0, y1);                                                         \
+        bnn_csa(&t1, &ones, ones, y0, y1);                                                     \
+        bnn_csa(&f1, &twos, twos, t0, t1);                                                     \
+        bnn_csa(&e0, &fours, fours, f0, f1);                                                   \
+        BNN_XOR_PAIR(a, b, 8, y0, y1);                                                         \
+        bnn_csa(&t0, &ones, ones, y0, y1);                                                     \
+        BNN_XOR_PAIR(a, b, 10, y0, y1);                                                        \
+        bnn_csa(&t1, &ones, ones, y0, y1);                                                     \
+        bnn_csa(&f0, &twos, twos, t0, t1);                                                     \
+        BNN_XOR_PAIR(a, b, 12, y0, y1);                                                        \
+        bnn_csa(&t0, &ones, ones, y0, y1);                                                     \
+        BNN_XOR_PAIR(a, b, 14, y0, y1);                                                        \
+        bnn_csa(&t1, &ones, ones, y0, y1);                                                     \
+        bnn_csa(&f1, &twos, twos, t0, t1);                                                     \
+        bnn_csa(&e1, &fours, fours, f0, f1);                                                   \
+        bnn_csa(&(s), &eights, eights, e0, e1);                                                \
+        (a) += 16;                                                                             \
+        (b) += 16;                                                                             \
+    } while (0)
+
+/*
+ * sum over i < n of popcount(a[i] ^ (*pb)[i]) for one dense row (n >= 1 words of any length),
+ * on Thumb-2 cores and the host; advances *pb past the row (rows are contiguous, so that is
+ * the next row). Every word goes through carry-save adders (5 instructions each, about one
+ * per word) into one exact bit-sliced counter, and the counter words are counted once per row:
+ * beyond the adders a word costs half an LDRD of each operand and one EOR (about 7 instructions
+ * per word, plus ~50 per row for the final count):
+ *   - the head, the first n % 16 words (4, 8 or 12 words, a pair, a single), counted exactly
+ *     into ones, twos, fours and eights (at most 15 per bit: nothing carries past the eights);
+ *   - then blocks of 16 words through a Harley-Seal network of 15 adders into the running
+ *     ones..eights; the carries s (weight 16) of up to 3 consecutive blocks are added exactly
+ *     into h16 + 2 * h32 (<= 3: a half adder and an XOR); after the third block of such a
+ *     group h16, h32 are counted into total when more blocks follow;
+ *   - at the end the six words ones..h32 hold at most 15 + 48 = 63 per bit (the head comes
+ *     first so that its words add no carries on top of a full group) and are counted together.
+ * Against bnn_xor_popcount_row (a count of every block's carry, the tail in pairs through a
+ * ripple; the dense layers' previous path) a 54-word row (the default model's 3x3x192 input)
+ * saves the three block counts and most of the tail: 553 -> 475 instructions per row on
+ * Cortex-M4 with the row loop of bnn_bdense_hidden_opt. v6-M (Cortex-M0: no LDRD, 8 low
+ * registers) keeps bnn_xor_popcount_row, which it reduces to bnn_xor_popcount_inline.
+ */
+static BNN_ALWAYS_INLINE int32_t dense_xor_popcount(const uint32_t *a, const uint32_t **pb,
+                                                    int32_t n)
+{
+#if defined(__arm__) && !defined(__thumb2__)
+    int32_t pc = bnn_xor_popcount_row(a, *pb, n);
+    *pb += n;
+    return pc;
+#else
+    const uint32_t *b = *pb;
+    uint32_t ones = 0u, twos = 0u, fours = 0u, eights = 0u, h16, h32, total = 0u, s;
+    int32_t blocks = n >> 4, h = n & 15;
+    /* h is tested bit by bit in every row: kept as one value (GCC would otherwise hoist one
+     * flag per test out of the row loop, each a stack slot) */
+    BNN_IN_REGISTER(h);
+    if (h & 12) { /* 4, 8 or 12 words: the first 4 start from zero (half adders) */
+        uint32_t y0, y1, y2, y3, c0, c1, f;
+        BNN_XOR_PAIR(a, b, 0, y0, y1);
+        BNN_XOR_PAIR(a, b, 2, y2, y3);
+        c0 = y0 & y1;
+        ones = y0 ^ y1;
+        bnn_csa(&c1, &ones, ones, y2, y3);
+        twos = c0 ^ c1;
+        fours = c0 & c1;
+        a += 4;
+        b += 4;
+        if (h & 8) {
+            BNN_XOR_PAIR(a, b, 0, y0, y1);
+            BNN_XOR_PAIR(a, b, 2, y2, y3);
+            bnn_csa(&c0, &ones, ones, y0, y1);
+            bnn_csa(&c1, &ones, ones, y2, y3);
+            bnn_csa(&f, &twos, twos, c0, c1);
+            eights = fours & f;
+            fours ^= f;
+            a += 4;
+            b += 4;
+            if ((h & 12) == 12) {
+                BNN_XOR_PAIR(a, b, 0, y0, y1);
+                BNN_XOR_PAIR(a, b, 2, y2, y3);
+                bnn_csa(&c0, &ones, ones, y0, y1);
+                bnn_csa(&c1, &ones, ones, y2, y3);
+                bnn_csa(&f, &twos, twos, c0, c1);
+                eights ^= fours & f; /* <= 15 per bit: no carry out of the eights */
+                fours ^= f;
+                a += 4;
+                b += 4;
+            }
+        }
+    }
+    if (h & 2) {
+        uint32_t y0, y1, t, c;
+        BNN_XOR_PAIR(a, b, 0, y0, y1);
+        bnn_csa(&t, &ones, ones, y0, y1);
+        c = twos & t;
+        twos ^= t;
+        eights ^= fours & c;
+        fours ^= c;
+        a += 2;
+        b += 2;
+    }
+    if (h & 1) {
+        uint32_t y = a[0] ^ b[0], c = ones & y, d;
+        ones ^= y;
+        d = twos & c;
+        twos ^= c;
+        eights ^= fours & d;
+        fours ^= d;
+        a += 1;
+        b += 1;
+    }
+    h16 = 0u;
+    h32 = 0u;
+    while (blocks > 0) { /* groups of up to 3 blocks, unrolled: no group counter */
+        DENSE_BLOCK16(a, b, h16);
+        h32 = 0u;
+        if (--blocks == 0)
+            break;
+        DENSE_BLOCK16(a, b, s);
+        h32 = h16 & s;
+        h16 ^= s;
+        if (--blocks == 0)
+            break;
+        DENSE_BLOCK16(a, b, s);
+        h32 ^= h16 & s; /* h16 + 2 * h32 <= 3: no carry out of h32 */
+        h16 ^= s;
+        if (--blocks == 0)
+            break;
+        total += dense_count_2(h16, h32);
+    }
+    *pb = b;
+    return (int32_t)(16u * total + dense_count_6(ones, twos, fours, eights, h16, h32));
+#endif
+}
+#undef DENSE_BLOCK16
+#endif
+
 #ifdef BNN_HAVE_MVE
 /*
  * Helium path of the dense layers (Cortex-M55/M85 builds with MVE; bnn_bdense_hidden_opt and
@@ -165,19 +346,16 @@ static void dense_popcounts_mve(const uint32_t *in, const uint32_t *w, int32_t n
 }
 #endif
 
-/* Optimized: each row is one inlined carry-save XOR-popcount (bnn_xor_popcount_row, blocks of
- * 16 words) over the flat input, no call or division per row; each output word is assembled in
- * a register and stored once. Helium builds count the rows 4 at a time in vectors instead
- * (dense_popcounts_mve above). */
+#ifdef BNN_HAVE_MVE
+/* Optimized, Helium: the rows are counted 4 at a time in vectors (dense_popcounts_mve above),
+ * no call or division per row; each output word is assembled in a register and stored once. */
 bnn_status bnn_bdense_hidden_opt(const bnn_bdense_hidden_params *p, const uint32_t *in,
                                  uint32_t *out)
 {
     int32_t j, nwords, k, opg, idx, sh;
     const uint32_t *row;
     uint32_t acc;
-#ifdef BNN_HAVE_MVE
     int32_t pc[BNN_DENSE_MVE_ROWS], pc_next;
-#endif
     bnn_status st = check_hidden(p, in, out);
     if (st != BNN_OK)
         return st;
@@ -188,20 +366,14 @@ bnn_status bnn_bdense_hidden_opt(const bnn_bdense_hidden_params *p, const uint32
     acc = 0u;
     idx = 0; /* position of output j inside its packing group */
     sh = 0;  /* its bit in the current output word */
-#ifdef BNN_HAVE_MVE
     pc_next = BNN_DENSE_MVE_ROWS;
-#endif
     for (j = 0; j < p->out_features; j++, row += nwords) {
         int32_t dot;
-#ifdef BNN_HAVE_MVE
         if (pc_next == BNN_DENSE_MVE_ROWS) {
             dense_popcounts_mve(in, row, nwords, p->out_features - j, pc);
             pc_next = 0;
         }
         dot = k - 2 * pc[pc_next++];
-#else
-        dot = k - 2 * bnn_xor_popcount_row(in, row, nwords);
-#endif
         acc |= bnn_threshold_bit(dot, p->threshold[j], p->flip[j]) << sh;
         /* a word ends at 32 bits or with its packing group (the rest of it stays 0) */
         if (++idx == opg || ++sh == BNN_WORD_BITS) {
@@ -214,6 +386,45 @@ bnn_status bnn_bdense_hidden_opt(const bnn_bdense_hidden_params *p, const uint32
     }
     return BNN_OK;
 }
+
+#else
+/* Optimized, scalar: each row is one inlined exact carry-save XOR-popcount over the flat input
+ * (dense_xor_popcount), rows read in order; per output word of nb <= 32 bits (a word ends at 32
+ * bits or with its packing group, the rest of it stays 0) the bits are shifted in from the top
+ * in a register, so a row costs its popcount, the threshold compare and one OR with a shift. */
+bnn_status bnn_bdense_hidden_opt(const bnn_bdense_hidden_params *p, const uint32_t *in,
+                                 uint32_t *out)
+{
+    int32_t g, nwords, k, opg, left;
+    const uint32_t *row;
+    const int32_t *thr;
+    const uint8_t *flip;
+    bnn_status st = check_hidden(p, in, out);
+    if (st != BNN_OK)
+        return st;
+    nwords = dense_words(p->in_h, p->in_w, p->in_c, p->in_pack_groups);
+    k = p->in_h * p->in_w * p->in_c;
+    opg = p->out_features / p->out_pack_groups;
+    row = p->weights;
+    thr = p->threshold;
+    flip = p->flip;
+    for (g = 0; g < p->out_pack_groups; g++) {
+        for (left = opg; left > 0; left -= BNN_WORD_BITS) {
+            int32_t nb = left < BNN_WORD_BITS ? left : BNN_WORD_BITS;
+            /* a sentinel bit marks the end: after nb shifts it has left the word */
+            uint32_t acc = 1u << (nb - 1), last;
+            do {
+                int32_t dot = k - 2 * dense_xor_popcount(in, &row, nwords);
+                last = acc & 1u;
+                /* bnn_threshold_bit at bit 31: only bit 0 of flip gets there (no AND) */
+                acc = (acc >> 1) | (((uint32_t)(dot < *thr++) ^ (uint32_t)*flip++) << 31);
+            } while (!last);
+            *out++ = acc >> (BNN_WORD_BITS - nb); /* row r of the word at bit r */
+        }
+    }
+    return BNN_OK;
+}
+#endif
 
 bnn_status bnn_bdense_hidden(const bnn_bdense_hidden_params *p, const uint32_t *in,
                              uint32_t *out)
@@ -255,8 +466,8 @@ bnn_status bnn_bdense_output_opt(const bnn_bdense_output_params *p, const uint32
             logits[j + r] = logit(k - 2 * pc[r], p->mult[j + r], p->bias[j + r]);
     }
 #else
-    for (j = 0; j < p->out_features; j++, row += nwords)
-        logits[j] = logit(k - 2 * bnn_xor_popcount_row(in, row, nwords), p->mult[j],
+    for (j = 0; j < p->out_features; j++)
+        logits[j] = logit(k - 2 * dense_xor_popcount(in, &row, nwords), p->mult[j],
                           p->bias[j]);
 #endif
     return BNN_OK;
