@@ -466,23 +466,35 @@ DEFAULT_IRS = (ROOT / "build" / "fashion_glt" / "model.ir.json",
                WORK_DIR / "e2e" / "build" / "fashion_glt" / "model.ir.json")
 
 
+def default_recipe(config_path: Path = ROOT / "configs" / "fashion_glt.yaml") -> str:
+    """How the default config trains, read from it (teacher, student epochs, distillation,
+    pruning), for the peers table."""
+    from pipeline.config import load_config
+    cfg = load_config(config_path)
+    kd = cfg.distill.enabled and cfg.teacher.enabled
+    parts = [f"{cfg.teacher.epochs} teacher + " if kd else "",
+             f"{cfg.train.epochs} student epochs",
+             " with distillation" if kd else ", no distillation",
+             " + pruning" if cfg.prune.enabled else ""]
+    return "".join(parts)
+
+
 def default_row(ir_path: Path | None = None, deploy: bool = True, log=print) -> dict:
     """The project's default model (configs/fashion_glt.yaml): from its IR when one is here
-    (``make deploy`` or ``bench e2e`` trained it), deployed on each board; else from the
-    committed bench results (the 10,000-image firmware run of ``bench agreement``)."""
+    (``make deploy`` or ``bench e2e`` trained it), deployed on each board; without one the row
+    says so."""
     row = {"model": "fashion_glt (default)", "kind": "binary (default config)",
            "budget_bits": 1_000_000, "status": "trained", "accuracy": None, "bits": None,
            "binary_macs": None, "instructions": {b: None for b, _ in BOARDS}}
-    e2e = read_json(RESULTS_DIR / "e2e.json")
-    if e2e and e2e.get("cold_seconds"):
-        row["training"] = (f"1 teacher + 4 student epochs + pruning; cold deploy "
-                           f"{e2e['cold_seconds']:,.0f} s wall on {e2e['machine']['cpus']} cores "
-                           f"(bench e2e, {e2e.get('cold_date')})")
+    row["training"] = default_recipe()
     candidates = [ir_path] if ir_path else [p for p in DEFAULT_IRS if p.is_file()]
     if candidates:
         path = candidates[0]
         s = ir_summary(path)
         ev = read_json(path.parent / "evaluation.json") or {}
+        # compared at the smallest zoo budget that holds it (the 256k topology: 256,000 bits)
+        row["budget_bits"] = min((b for _, b in BUDGETS if b >= s["bits"]),
+                                 default=row["budget_bits"])
         row.update(bits=s["bits"], binary_macs=s["binary_macs"],
                    accuracy=ev.get("oracle_accuracy"), test_images=ev.get("test_images"),
                    source=f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
@@ -490,23 +502,9 @@ def default_row(ir_path: Path | None = None, deploy: bool = True, log=print) -> 
             row["instructions"] = deploy_instructions(path, log)
             row["instructions_source"] = "python -m pipeline deploy --ir, report.json"
         return row
-    agreement = read_json(RESULTS_DIR / "agreement.json")
-    if agreement:
-        row.update(accuracy=agreement["accuracy"], bits=agreement["model_bits"],
-                   test_images=agreement["images"],
-                   instructions={"mps2-an386": agreement["inference_instructions"],
-                                 "mps3-an547": None},
-                   source=f"bench/results/agreement.json ({agreement['date']}: firmware on "
-                          f"{agreement['images']:,} test images; no IR here for MACs or M55)")
-    elif e2e:
-        r = e2e["report"]
-        row.update(accuracy=r["accuracy"]["oracle"], bits=r["model_bits"],
-                   test_images=r["accuracy"]["test_images"],
-                   instructions={"mps2-an386": r["instructions_per_inference"],
-                                 "mps3-an547": None},
-                   source=f"bench/results/e2e.json ({e2e['date']})")
-    else:
-        row.update(status="not yet trained", source="no IR and no bench result")
+    # No fallback to older bench results: they were measured on an earlier default topology.
+    row.update(status="not deployed here (run `make deploy` first, or pass --ir)",
+               source="no IR of the default config")
     return row
 
 
