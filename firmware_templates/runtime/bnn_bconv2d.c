@@ -685,8 +685,9 @@ int bnn_bconv2d_is_lanes(const bnn_bconv2d_params *p)
 /* Bit-sliced (scalar builds only: on Helium builds bitsliced_mve or mve wins, see below) where
  * the field is one word per tap (at most 32 channels per group), at most 36 blocks of 8 inputs and
  * K <= 510, and where it beats the path that would run otherwise by the cost model: about
- * BNN_COST_SLICE_INPUT per input (8, 16 or 32 per tap) + 100, against about
- * BNN_COST_LANES_ND nd + 14 (lanes) or BNN_COST_WORDS_N n + 20 (word-per-tap) per channel. */
+ * BNN_COST_SLICE_INPUT per input (8, 16 or 32 per tap) + 100 per run of up to 32 channels,
+ * against about BNN_COST_LANES_ND nd + 14 (lanes) or BNN_COST_WORDS_N n + 20 (word-per-tap) per
+ * channel, over the group's channels. */
 /* The bit-sliced geometry: one word per tap of at most max_cg channels per group, at most
  * BNN_SLICE_MAX_BLOCKS blocks of 8 inputs and K <= BNN_SLICE_MAX_BITS. */
 static int slice_fits(const bnn_bconv2d_params *p, int32_t max_cg)
@@ -696,16 +697,18 @@ static int slice_fits(const bnn_bconv2d_params *p, int32_t max_cg)
            slice_bits(p) <= BNN_SLICE_MAX_BITS;
 }
 
-/* Channels of one run: at most 32, those of a group. */
+#ifdef BNN_HAVE_MVE
+/* Channels of one run: at most 32, those of a group (the Helium cost model's unit). */
 static int32_t slice_run_channels(const bnn_bconv2d_params *p)
 {
     int32_t per_run = p->out_c / p->groups;
     return per_run > BNN_WORD_BITS ? BNN_WORD_BITS : per_run;
 }
+#endif
 
 int bnn_bconv2d_is_bitsliced(const bnn_bconv2d_params *p)
 {
-    int32_t taps, kin, per_run, nd, other;
+    int32_t taps, kin, out_g, runs, nd, other;
 #ifdef BNN_HAVE_MVE
     /* Never on Helium builds: a geometry the scalar bit-sliced path fits (at most 16 channels
      * per group) fits bitsliced_mve and mve too, tried first and right after it. Where
@@ -720,10 +723,13 @@ int bnn_bconv2d_is_bitsliced(const bnn_bconv2d_params *p)
 #endif
     taps = p->kernel_h * p->kernel_w;
     kin = slice_weight_words(p);
-    per_run = slice_run_channels(p);
+    /* Per group: a run of up to 32 channels costs the same however few it holds (48 channels
+     * are two runs, the second half empty), the other paths cost per channel. */
+    out_g = p->out_c / p->groups;
+    runs = (out_g + BNN_WORD_BITS - 1) / BNN_WORD_BITS;
     nd = dense_words(p);
     other = nd > 0 ? BNN_COST_LANES_ND * nd + 14 : BNN_COST_WORDS_N * taps + 20;
-    return BNN_COST_SLICE_INPUT * kin + 100 < per_run * other;
+    return runs * (BNN_COST_SLICE_INPUT * kin + 100) < out_g * other;
 }
 
 /* Helium cost model, instructions per block of 4 output pixels measured on Cortex-M55 (QEMU):

@@ -202,7 +202,8 @@ def is_bitsliced(layer, target) -> bool:
     """bnn_bconv2d_is_bitsliced(): never on Helium builds (bitsliced_mve or mve, which fit
     every geometry it fits there, run fewer instructions); elsewhere one word per tap (at most
     32 channels per group), at most 36 blocks of 8 inputs, K <= 510, and cheaper than the path
-    that would run otherwise by the target's cost model."""
+    that would run otherwise by the target's cost model, counted per group (runs of up to 32
+    channels against a cost per channel)."""
     if target.mve:
         return False
     kin = _slice_inputs(layer, _WORD_BITS)
@@ -211,7 +212,10 @@ def is_bitsliced(layer, target) -> bool:
     slice_input, words_n, lanes_nd = _COSTS_V6M if target.v6m else _COSTS_THUMB2
     nd = _dense_words(layer)
     other = lanes_nd * nd + 14 if nd > 0 else words_n * _taps(layer) + 20
-    return slice_input * kin + 100 < _slice_run_channels(layer) * other
+    # per group: a run of up to 32 channels costs the same however few it holds
+    out_g = layer.out_channels // layer.groups
+    runs = -(-out_g // _WORD_BITS)
+    return runs * (slice_input * kin + 100) < out_g * other
 
 
 def is_bitsliced_mve(layer, target) -> bool:
