@@ -14,7 +14,8 @@ Rules (:func:`instruction_cycles`; P = :data:`PIPELINE_REFILL`):
   but 1 when the previous instruction was a single load whose destination register is not one of
   this instruction's address registers (3.3.2: "LDR [any] are pipelined when possible ... one
   cycle is removed from the cost of the next instruction"; "nothing can be pipelined after the
-  store", so nothing pipelines after a STR);
+  store", so nothing pipelines after a STR); a store with an immediate or no offset costs 1
+  (3.3.2: "STR Rx,[Ry,#imm] is always one cycle"), one with a register offset 2;
 * LDRD/STRD: 3 cycles, never pipelined with neighbours (3.3.2);
 * LDM/STM/PUSH/POP (and VLDM/VSTM/VPUSH/VPOP): 1 + N, N = registers transferred (words);
   with the PC in the list (POP {.., pc}) 1 + N + P;
@@ -231,6 +232,8 @@ def instruction_cycles(insn: Insn, taken: bool, prev: Insn | None) -> int:
         if prev is not None and prev.kind == "load" and not prev.writes_pc and not (
                 set(prev.dest) & set(insn.address_regs)):
             return 1  # pipelined behind the preceding load
+        if kind == "store" and len(insn.address_regs) <= 1:
+            return 1  # STR Rx,[Ry,#imm]: the data phase overlaps the next instruction (3.3.2)
         return 2
     if kind == "branch":
         return 1 + PIPELINE_REFILL if taken else 1

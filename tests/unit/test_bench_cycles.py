@@ -39,9 +39,17 @@ def test_a_load_whose_address_needs_the_previous_load_does_not_pipeline():
 
 
 def test_a_store_pipelines_after_a_load_but_nothing_after_a_store():
-    assert cycles.sequence_cycles(seq("ldr r0, [r1, r2]", "str r0, [r3, #20]")) == 3
-    assert cycles.sequence_cycles(seq("str r0, [r3]", "ldr r1, [r2]")) == 4
-    assert cycles.sequence_cycles(seq("str r0, [r3]", "str r1, [r3, #4]")) == 4
+    assert cycles.sequence_cycles(seq("ldr r0, [r1, r2]", "str r0, [r3, r4]")) == 3
+    assert cycles.sequence_cycles(seq("str r0, [r3, r2]", "ldr r1, [r2]")) == 4
+    assert cycles.sequence_cycles(seq("str r0, [r3, r2]", "str r1, [r3, r4]")) == 4
+
+
+def test_a_store_with_an_immediate_offset_costs_one():
+    # TRM 3.3.2: "STR Rx,[Ry,#imm] is always one cycle"; the load after it still does not pipeline
+    assert cycles.sequence_cycles(seq("str r0, [r3, #20]")) == 1
+    assert cycles.sequence_cycles(seq("str r0, [r3]", "ldr r1, [r2]")) == 3
+    assert cycles.sequence_cycles(seq("str r0, [r3]", "str r1, [r3, #4]")) == 2
+    assert cycles.sequence_cycles(seq("str.w r0, [r3, r2, lsl #2]")) == 2
 
 
 def test_ldrd_costs_three_and_does_not_pipeline_with_neighbours():
@@ -151,7 +159,7 @@ __attribute__((naked, noinline)) uint64_t measured_loop(void)
         "ldr r2, [r0, #8]\n\t"              /* 2: its address needs the load before */
         "ldr r3, [sp, #4]\n\t"              /* 1: pipelined behind a load */
         "ldrd r2, r3, [sp, #8]\n\t"         /* 3 */
-        "str r3, [sp, #4]\n\t"              /* 2: nothing pipelines behind LDRD */
+        "str r3, [sp, #4]\n\t"              /* 1: STR [Ry,#imm] (not pipelined behind LDRD) */
         "ldr r2, [sp, #12]\n\t"             /* 2: nothing pipelines behind a store */
         "str r2, [sp, #8]\n\t"              /* 1: a store pipelines behind a load */
         "sdiv r2, r2, r1\n\t"               /* 12 */
@@ -169,7 +177,7 @@ int main(void)
 }
 """
 LOOP_INSTRUCTIONS = 1 + 4 * 11
-LOOP_CYCLES = 1 + 4 * (2 + 2 + 1 + 3 + 2 + 2 + 1 + 12 + 1 + 1 + 1) + 3 * P
+LOOP_CYCLES = 1 + 4 * (2 + 2 + 1 + 3 + 1 + 2 + 1 + 12 + 1 + 1 + 1) + 3 * P
 
 
 @pytest.fixture(scope="module")
