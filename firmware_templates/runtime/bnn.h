@@ -150,13 +150,16 @@ bnn_status bnn_bconv2d(const bnn_context *ctx, const bnn_bconv2d_params *p,
  *              mve path (many output channels per run, e.g. a first layer on 8 thermometer
  *              planes). Transposed weights in the scratch where the queried size leaves room,
  *              else a 1152-byte stack buffer; border pixels' fields are gathered on the stack.
- *   bitsliced  one word per tap (at most 32 channels per group; 16 in Helium builds), at most
+ *   bitsliced  scalar builds only (never chosen in Helium builds, where bitsliced_mve or mve
+ *              fits the same geometry and wins; called directly there it returns
+ *              BNN_ERR_SHAPE): one word per tap (at most 32 channels per group), at most
  *              36 blocks of 8 inputs (taps * 8, 16 or 32) and K = kh*kw*cg <= 510: a word holds
  *              the 32 output channels of a run; each input bit is broadcast against the run's
  *              transposed weights (re-laid out once per run, by 32x32 bit transposes, into the
  *              scratch where the queried size leaves room, else into a 1152-byte stack buffer)
  *              and the 32 counts grow in bit-sliced carry-save planes; the threshold is a
- *              bit-sliced compare. Taken where its cost model beats the path that would run.
+ *              bit-sliced compare. Taken where its cost model beats the path that would run,
+ *              counted per group (a run of up to 32 channels costs the same however few it holds).
  *   mve        Helium builds (Cortex-M55), n <= 36: 4 output pixels per vector.
  *   lanes      at most 16 channels per group: each tap's bits in a power-of-two lane, fewer
  *              field words than taps.
@@ -164,7 +167,8 @@ bnn_status bnn_bconv2d(const bnn_context *ctx, const bnn_bconv2d_params *p,
  *   field18    n = 18 (3x3, 33-64 channels per group): a fixed carry-save network.
  *   words      any geometry: a word per tap and channel word, generic counter.
  * The predicates take any pointer (0 for NULL or a shape the kernel refuses) and only read
- * shapes. */
+ * shapes; their results depend on the build (Helium: BNN_HAVE_MVE; the v6-M cost model on cores
+ * without Thumb-2), which pipeline/ops/bconv2d.py mirrors (tests/kernels/test_path_mirror.py). */
 typedef enum {
     BNN_BCONV2D_PATH_MVE = 0,
     BNN_BCONV2D_PATH_BITSLICED = 1,
@@ -181,8 +185,12 @@ int bnn_bconv2d_is_bitsliced(const bnn_bconv2d_params *p);
 int bnn_bconv2d_is_lanes(const bnn_bconv2d_params *p);
 int bnn_bconv2d_is_field9(const bnn_bconv2d_params *p);
 int bnn_bconv2d_is_field18(const bnn_bconv2d_params *p);
+/* The path bnn_bconv2d_opt takes for p: the first predicate above, in the documented order,
+ * that holds; BNN_BCONV2D_PATH_WORDS for any other shape, NULL or a refused one included. */
 bnn_bconv2d_path bnn_bconv2d_select_path(const bnn_bconv2d_params *p);
-const char *bnn_bconv2d_path_name(bnn_bconv2d_path path); /* "mve", "bitsliced", ... */
+/* The path's name as the report and kernels.json write it ("bitsliced_mve", "bitsliced", "mve",
+ * "lanes", "field9", "field18", "words"); "?" for a value outside the enum. Static storage. */
+const char *bnn_bconv2d_path_name(bnn_bconv2d_path path);
 
 bnn_status bnn_bconv2d_bitsliced_mve_opt(const bnn_context *ctx, const bnn_bconv2d_params *p,
                                          const uint32_t *in, uint32_t *out);

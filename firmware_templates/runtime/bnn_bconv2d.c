@@ -741,7 +741,7 @@ int bnn_bconv2d_is_bitsliced(const bnn_bconv2d_params *p)
 #define BNN_COST_MVE_CHANNEL 12
 
 /* Bit-sliced on Helium where the field is one word per tap of at most 16 channels per group
- * (as the scalar bitsliced predicate on Helium builds), at most 36 blocks of 8 inputs,
+ * (the scalar bit-sliced geometry narrowed to 16 channels), at most 36 blocks of 8 inputs,
  * K <= 510, and where it beats the mve path by the cost model (many channels per run). */
 int bnn_bconv2d_is_bitsliced_mve(const bnn_bconv2d_params *p)
 {
@@ -955,8 +955,9 @@ bnn_status bnn_bconv2d_mve_opt(const bnn_context *ctx, const bnn_bconv2d_params 
 
 /*
  * Optimized: dispatches on the geometry, CMSIS-NN style, to the first path whose predicate holds
- * (bnn_bconv2d_select_path): bit-sliced fields of one word per tap, Helium vectors, dense lanes, the
- * fixed 9- and 18-word networks, else word-per-tap fields of any size. Every path takes the
+ * (bnn_bconv2d_select_path): Helium bit-sliced pixels (bitsliced_mve), scalar bit-sliced fields of
+ * one word per tap, Helium vectors, dense lanes, the fixed 9- and 18-word networks, else
+ * word-per-tap fields of any size. Every path takes the
  * output channels in runs of up to 32 that share one output word; for each run the thresholds
  * become one addend per channel (threshold_add) and an invert mask.
  */
