@@ -87,6 +87,7 @@ class Arch:
     dense: int
 
     def describe(self) -> str:
+        """One-line description of the layers, for the results table."""
         head = f"flatten, dense {self.dense}" if self.dense else "global avg pool"
         convs = "-".join(str(c) for c in self.convs)
         return f"conv3x3 {convs} (maxpool each), {head}, dense 10"
@@ -98,6 +99,8 @@ ARCHS = (Arch("cnn-s0", (4, 8, 16), 0), Arch("cnn-s1", (8, 16, 32), 0),
 
 @dataclass(frozen=True)
 class Peer:
+    """One peer: the Keras CNN ``arch`` converted to ``fmt`` (float32 or int8), compared with
+    the zoo model ``budget_name`` at its weight-storage budget of ``budget_bits``."""
     budget_name: str  # the zoo model it stands beside
     budget_bits: int
     fmt: str  # "float32" | "int8"
@@ -105,6 +108,7 @@ class Peer:
 
     @property
     def key(self) -> str:
+        """``<arch>-<fmt>``, e.g. ``cnn-s2-int8``: names the peer in logs."""
         return f"{self.arch}-{self.fmt}"
 
 
@@ -118,6 +122,9 @@ PEERS = (Peer("fashion-glt-1m", 1_000_000, "float32", "cnn-s2"),
 
 
 def build_keras(arch: Arch):
+    """An untrained ``tf.keras.Sequential`` for ``arch``: input [28, 28, 1] float (pixels
+    / 255), output 10 logits. Imports TensorFlow directly: ImportError, not PeersMissingError,
+    without it."""
     import tensorflow as tf
     L = tf.keras.layers
     layers = [L.Input((28, 28, 1))]
@@ -224,6 +231,8 @@ def _import_tf():
 
 
 def check_requirements() -> None:
+    """Raise :class:`PeersMissingError` naming the missing modules unless TensorFlow and
+    tflite-micro are both importable; imports neither."""
     import importlib.util
     missing = [m for m in ("tensorflow", "tflite_micro") if importlib.util.find_spec(m) is None]
     if missing:
@@ -231,6 +240,8 @@ def check_requirements() -> None:
 
 
 def load_data(path: str = DATA_PATH):
+    """Fashion-MNIST via the project's loader: a ``pipeline.data.Dataset`` (uint8 images
+    [N, 28, 28, 1], int64 labels). Raises ``DatasetMissingError`` / ``DatasetCorruptError``."""
     from pipeline.data import fashion_mnist
     return fashion_mnist.load(path)
 
@@ -241,6 +252,9 @@ def _cpu() -> float:
 
 
 def convert(keras_model, fmt: str, representative: np.ndarray) -> bytes:
+    """The ``.tflite`` flatbuffer of ``keras_model``: float32 as is, or (``fmt`` "int8")
+    full-integer post-training quantised (int8 input and output), calibrated on
+    ``representative`` (float32 [N, 28, 28, 1] in [0, 1]). Raises PeersMissingError without TF."""
     tf = _import_tf()
     conv = tf.lite.TFLiteConverter.from_keras_model(keras_model)
     if fmt == "int8":
@@ -337,6 +351,7 @@ def tflm_predict(tflite: bytes, images: np.ndarray, shape=(28, 28, 1)) -> np.nda
 
 
 def tflm_version() -> str | None:
+    """The installed tflite-micro package's version, None when it is not installed."""
     try:
         import tflite_micro
         return tflite_micro.__version__
@@ -388,6 +403,8 @@ def _pick(d: dict, *keys):
 
 
 def ir_summary(ir_path: Path) -> dict:
+    """``bits`` (total storage), ``binary_macs`` (summed over layers) and ``ir_sha256`` of the
+    IR at ``ir_path``, as ``pipeline.ir.Model.load`` reads it (its errors propagate)."""
     from pipeline import ir
     model = ir.Model.load(ir_path)
     return {"bits": model.bits(), "binary_macs": sum(getattr(l, "macs", 0) for l in model.layers),
@@ -433,6 +450,9 @@ def _zoo_training(metrics: dict) -> str | None:
 
 
 def zoo_rows(zoo_dir: Path = ZOO_DIR, deploy: bool = True, log=print) -> list[dict]:
+    """One row per zoo model of BUDGETS, from its metrics.json (status "not yet trained"
+    without one); with its IR too, bits and MACs metrics.json lacks and (``deploy``) instructions
+    per inference on each board (:func:`deploy_instructions`: BenchError on a failed deploy)."""
     rows = []
     for name, budget in BUDGETS:
         folder = zoo_dir / name
@@ -511,6 +531,8 @@ def default_row(ir_path: Path | None = None, deploy: bool = True, log=print) -> 
 # --- the benchmark -------------------------------------------------------------------------------
 
 def peer_row(peer: Peer, train: dict, ev: dict) -> dict:
+    """The results row of ``peer`` from its training record (train.json) and its evaluation
+    (:func:`evaluate_peer`); ``fits_budget``: weight bytes <= ``budget_bits`` / 8."""
     budget_bytes = peer.budget_bits // 8
     return {"model": f"{peer.arch} {peer.fmt}", "kind": f"{peer.fmt} CNN (Keras -> TFLite)",
             "budget_bits": peer.budget_bits, "budget_name": peer.budget_name,
@@ -539,6 +561,10 @@ def run_peers(out: Path = RESULT, epochs: int = EPOCHS, train_limit: int | None 
               test_limit: int | None = None, zoo_dir: Path = ZOO_DIR,
               default_ir: Path | None = None, deploy: bool = True, peers_dir: Path = PEERS_DIR,
               plot: Path | None = PLOT, log=print) -> dict:
+    """Train (or reuse from ``peers_dir``) every CNN, evaluate every peer in TFLM, gather the
+    binary rows; write ``out`` (JSON) and the ``plot`` (unless None or no matplotlib). Returns the
+    document plus ``written`` (the paths). Raises PeersMissingError without TF / tflite-micro,
+    BenchError from a failed deploy."""
     check_requirements()
     ds = load_data()
     archs = {a.name: a for a in ARCHS}
@@ -585,6 +611,9 @@ def run_peers(out: Path = RESULT, epochs: int = EPOCHS, train_limit: int | None 
 # --- the plot ------------------------------------------------------------------------------------
 
 def write_plot(doc: dict, path: Path = PLOT) -> Path | None:
+    """Accuracy (%) against weight storage (KB, log scale) of the peers and binary models of
+    ``doc`` (a :func:`run_peers` document) as a PNG at ``path``, written atomically; returns
+    ``path``, or None (nothing written) without matplotlib."""
     try:
         import matplotlib
         matplotlib.use("Agg")

@@ -51,6 +51,9 @@ def layer_table(model: ir.Model, emulation: dict | None,
 
 
 def build_report(board, model: ir.Model, root: Path, board_dir: Path) -> dict:
+    """The report.json document: memory (bytes) against the board's budgets, counts per
+    inference, accuracy at every stage, per-layer rows, from the stage outputs in ``root`` and
+    ``board_dir`` (None where one is missing). Raises PipelineError without size.json."""
     size = _read_json(board_dir / "size.json")
     if size is None:
         raise PipelineError(f"{board_dir / 'size.json'} is missing: the build stage did not "
@@ -132,6 +135,8 @@ def _fmt(v, pct: bool = False) -> str:
 
 
 def render_markdown(rep: dict, plots: list[Path]) -> str:
+    """report.md for a :func:`build_report` document; ``plots`` are linked as given (paths
+    relative to the board folder)."""
     unit = rep["count_unit"]
     lines = [f"# Deploy report: {rep['board']} ({rep['cpu']})", ""]
     status = "not run (hardware-only board: built and size-checked)" if not rep["emulated"] \
@@ -207,6 +212,9 @@ def _has(module: str) -> bool:
 
 
 def write_plots(rep: dict, model: ir.Model, root: Path, board_dir: Path) -> list[Path]:
+    """Write the PNGs into ``board_dir``/plots (counts per layer, memory, the tone curve of a
+    thresholds thermometer) and return them with the training plots of ``root``/plots, all
+    relative to ``board_dir``. Needs matplotlib."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -277,6 +285,7 @@ def write_report(board, ir_path: Path, paths, config_path=None) -> Path:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``report`` command's options: --board (required), --config, --build-dir."""
     parser.add_argument("--board", required=True)
     from . import resources
     parser.add_argument("--config", type=Path, default=resources.configs_dir() / "fashion_glt.yaml")
@@ -284,6 +293,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Write the report of the deploy in ``<build-dir>/<config name>/<board>``, print the
+    report.md path, return 0."""
     from . import boards
     from .config import load_config
     from .deploy import Paths

@@ -378,6 +378,7 @@ class BConv2dOp(LayerOp):
         return conv_scratch_bytes(layer)
 
     def kernel_path(self, layer: BConv2d, out_pack_groups: int, target) -> str:
+        """The C path name :func:`fast_path` gives (``out_pack_groups`` does not matter)."""
         return fast_path(layer, target)
 
     def random_layer(self, rng, in_shape, name):
