@@ -60,10 +60,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--warm-only", action="store_true",
                     help="e2e: keep the earlier cold build and time only the warm deploy")
     ap.add_argument("--epochs", type=int, default=None,
-                    help="peers: training epochs of each CNN (default 5, the default binary "
-                         "model's 1 teacher + 4 student epochs)")
+                    help="peers: training epochs of each CNN (default 5, about the previous "
+                         "default binary model's 1 teacher + 4 student epochs)")
     ap.add_argument("--models", type=int, default=None,
-                    help="m55: random models besides the issue's fixed cases (default 40)")
+                    help="m55: random models besides the issue's fixed cases (default 24, as "
+                         "in bench/results/m55_vs_m4.json)")
     ap.add_argument("--zoo", type=Path, help="peers: the zoo folder (default: zoo/)")
     ap.add_argument("--no-deploy", action="store_true",
                     help="peers: do not deploy the binary models to read their instruction counts")

@@ -1,8 +1,9 @@
 """Accuracy benchmark: GLT vs uniform thermometer vs base-2 input encodings on Fashion-MNIST.
 
-The sweep is built from ``configs/fashion_glt.yaml`` by config overrides: encoding kind x
-planes M (4, 8, 16; base-2 stops at 8, the bits of a uint8 pixel) x compression (none: no
-distillation, no pruning; block pruning + knowledge distillation to 1 Mbit and to 0.5 Mbit)
+The sweep is built from ``configs/fashion_glt_dense.yaml`` (BASE_CONFIG, the previous default)
+by config overrides: encoding kind x planes M (4, 8, 16; base-2 stops at 8, the bits of a uint8
+pixel) x compression (none: no distillation, no pruning; block pruning + knowledge distillation
+to 1 Mbit and to 0.5 Mbit)
 x seeds (0, 1, 2), plus the long config ``configs/fashion_glt_full.yaml`` as it is. Every run
 trains (:func:`pipeline.train.train`), lowers to the integer IR and evaluates with
 :func:`pipeline.evaluate.evaluate_model` (torch and oracle accuracy on the test split, which
