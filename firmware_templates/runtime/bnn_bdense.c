@@ -114,37 +114,46 @@ static inline uint32_t dense_count_6(uint32_t ones, uint32_t twos, uint32_t four
            (bnn_sum_bytes(bnn_nibbles_to_bytes(high, m4)) << 4);
 }
 
+/* Four words at offset off of a, b (two LDRD pairs) into the running ones and twos through
+ * three carry-save adders; f: the quad's carry of weight 4. */
+#define DENSE_QUAD(a, b, off, f)                                                               \
+    do {                                                                                       \
+        uint32_t y0, y1, t0, t1;                                                               \
+        BNN_XOR_PAIR(a, b, (off), y0, y1);                                                     \
+        bnn_csa(&t0, &ones, ones, y0, y1);                                                     \
+        BNN_XOR_PAIR(a, b, (off) + 2, y0, y1);                                                 \
+        bnn_csa(&t1, &ones, ones, y0, y1);                                                     \
+        bnn_csa(&(f), &twos, twos, t0, t1);                                                    \
+    } while (0)
+
 /* One block of 16 words (LDRD pairs at a, b; both advanced by 16) through a Harley-Seal
- * network of 15 carry-save adders into the running ones..eights; s: the block's carry of
- * weight 16. GCC keeps the three unrolled copies in dense_xor_popcount on constant offsets. */
+ * network of 15 carry-save adders (four quads, then fours and eights) into the running
+ * ones..eights; s: the block's carry of weight 16. GCC keeps the three unrolled copies in
+ * dense_xor_popcount on constant offsets. */
 #define DENSE_BLOCK16(a, b, s)                                                                 \
     do {                                                                                       \
-        uint32_t y0, y1, t0, t1, f0, f1, e0, e1;                                               \
-        BNN_XOR_PAIR(a, b, 0, y0, y1);                                                         \
-        bnn_csa(&t0, &ones, ones, y0, y1);                                                     \
-        BNN_XOR_PAIR(a, b, 2, y0, y1);                                                         \
-        bnn_csa(&t1, &ones, ones, y0, y1);                                                     \
-        bnn_csa(&f0, &twos, twos, t0, t1);                                                     \
-        BNN_XOR_PAIR(a, b, 4, y0, y1);                                                         \
-        bnn_csa(&t0, &ones, ones, y0, y1);                                                     \
-        BNN_XOR_PAIR(a, b, 6, y0, y1);                                                         \
-        bnn_csa(&t1, &ones, ones, y0, y1);                                                     \
-        bnn_csa(&f1, &twos, twos, t0, t1);                                                     \
+        uint32_t f0, f1, e0, e1;                                                               \
+        DENSE_QUAD(a, b, 0, f0);                                                               \
+        DENSE_QUAD(a, b, 4, f1);                                                               \
         bnn_csa(&e0, &fours, fours, f0, f1);                                                   \
-        BNN_XOR_PAIR(a, b, 8, y0, y1);                                                         \
-        bnn_csa(&t0, &ones, ones, y0, y1);                                                     \
-        BNN_XOR_PAIR(a, b, 10, y0, y1);                                                        \
-        bnn_csa(&t1, &ones, ones, y0, y1);                                                     \
-        bnn_csa(&f0, &twos, twos, t0, t1);                                                     \
-        BNN_XOR_PAIR(a, b, 12, y0, y1);                                                        \
-        bnn_csa(&t0, &ones, ones, y0, y1);                                                     \
-        BNN_XOR_PAIR(a, b, 14, y0, y1);                                                        \
-        bnn_csa(&t1, &ones, ones, y0, y1);                                                     \
-        bnn_csa(&f1, &twos, twos, t0, t1);                                                     \
+        DENSE_QUAD(a, b, 8, f0);                                                               \
+        DENSE_QUAD(a, b, 12, f1);                                                              \
         bnn_csa(&e1, &fours, fours, f0, f1);                                                   \
         bnn_csa(&(s), &eights, eights, e0, e1);                                                \
         (a) += 16;                                                                             \
         (b) += 16;                                                                             \
+    } while (0)
+
+/* A quad of the head into ones..eights, which hold at most 15 per bit there: the carry out of
+ * the fours lands in eights with an XOR (no carry out of the eights). */
+#define DENSE_HEAD_QUAD(a, b)                                                                  \
+    do {                                                                                       \
+        uint32_t f;                                                                            \
+        DENSE_QUAD(a, b, 0, f);                                                                \
+        eights ^= fours & f;                                                                   \
+        fours ^= f;                                                                            \
+        (a) += 4;                                                                              \
+        (b) += 4;                                                                              \
     } while (0)
 
 /*
@@ -183,7 +192,7 @@ static BNN_ALWAYS_INLINE int32_t dense_xor_popcount(const uint32_t *a, const uin
      * flag per test out of the row loop, each a stack slot) */
     BNN_IN_REGISTER(h);
     if (h & 12) { /* 4, 8 or 12 words: the first 4 start from zero (half adders) */
-        uint32_t y0, y1, y2, y3, c0, c1, f;
+        uint32_t y0, y1, y2, y3, c0, c1;
         BNN_XOR_PAIR(a, b, 0, y0, y1);
         BNN_XOR_PAIR(a, b, 2, y2, y3);
         c0 = y0 & y1;
@@ -194,26 +203,9 @@ static BNN_ALWAYS_INLINE int32_t dense_xor_popcount(const uint32_t *a, const uin
         a += 4;
         b += 4;
         if (h & 8) {
-            BNN_XOR_PAIR(a, b, 0, y0, y1);
-            BNN_XOR_PAIR(a, b, 2, y2, y3);
-            bnn_csa(&c0, &ones, ones, y0, y1);
-            bnn_csa(&c1, &ones, ones, y2, y3);
-            bnn_csa(&f, &twos, twos, c0, c1);
-            eights = fours & f;
-            fours ^= f;
-            a += 4;
-            b += 4;
-            if ((h & 12) == 12) {
-                BNN_XOR_PAIR(a, b, 0, y0, y1);
-                BNN_XOR_PAIR(a, b, 2, y2, y3);
-                bnn_csa(&c0, &ones, ones, y0, y1);
-                bnn_csa(&c1, &ones, ones, y2, y3);
-                bnn_csa(&f, &twos, twos, c0, c1);
-                eights ^= fours & f; /* <= 15 per bit: no carry out of the eights */
-                fours ^= f;
-                a += 4;
-                b += 4;
-            }
+            DENSE_HEAD_QUAD(a, b); /* eights is 0 here: this sets it */
+            if ((h & 12) == 12)
+                DENSE_HEAD_QUAD(a, b);
         }
     }
     if (h & 2) {
@@ -260,7 +252,9 @@ static BNN_ALWAYS_INLINE int32_t dense_xor_popcount(const uint32_t *a, const uin
     return (int32_t)(16u * total + dense_count_6(ones, twos, fours, eights, h16, h32));
 #endif
 }
+#undef DENSE_HEAD_QUAD
 #undef DENSE_BLOCK16
+#undef DENSE_QUAD
 #endif
 
 #ifdef BNN_HAVE_MVE
