@@ -340,85 +340,69 @@ static void dense_popcounts_mve(const uint32_t *in, const uint32_t *w, int32_t n
 }
 #endif
 
+/* Optimized. Helium builds count the rows 4 at a time in vectors (dense_popcounts_mve above)
+ * and assemble each output word in a register. Scalar builds count each row with one inlined
+ * exact carry-save XOR-popcount over the flat input (dense_xor_popcount), rows in order; per
+ * output word of nb <= 32 bits (a word ends at 32 bits or with its packing group, the rest of
+ * it stays 0) the bits are shifted in from the top in a register, so a row costs its popcount,
+ * the threshold compare and one OR with a shift. Neither calls or divides per row. */
+bnn_status bnn_bdense_hidden_opt(const bnn_bdense_hidden_params *p, const uint32_t *in,
+                                 uint32_t *out)
+{
+    int32_t nwords, k, opg;
+    const uint32_t *row;
+    bnn_status st = check_hidden(p, in, out);
+    if (st != BNN_OK)
+        return st;
+    nwords = dense_words(p->in_h, p->in_w, p->in_c, p->in_pack_groups);
+    k = p->in_h * p->in_w * p->in_c;
+    opg = p->out_features / p->out_pack_groups;
+    row = p->weights;
 #ifdef BNN_HAVE_MVE
-/* Optimized, Helium: the rows are counted 4 at a time in vectors (dense_popcounts_mve above),
- * no call or division per row; each output word is assembled in a register and stored once. */
-bnn_status bnn_bdense_hidden_opt(const bnn_bdense_hidden_params *p, const uint32_t *in,
-                                 uint32_t *out)
-{
-    int32_t j, nwords, k, opg, idx, sh;
-    const uint32_t *row;
-    uint32_t acc;
-    int32_t pc[BNN_DENSE_MVE_ROWS], pc_next;
-    bnn_status st = check_hidden(p, in, out);
-    if (st != BNN_OK)
-        return st;
-    nwords = dense_words(p->in_h, p->in_w, p->in_c, p->in_pack_groups);
-    k = p->in_h * p->in_w * p->in_c;
-    opg = p->out_features / p->out_pack_groups;
-    row = p->weights;
-    acc = 0u;
-    idx = 0; /* position of output j inside its packing group */
-    sh = 0;  /* its bit in the current output word */
-    pc_next = BNN_DENSE_MVE_ROWS;
-    for (j = 0; j < p->out_features; j++, row += nwords) {
-        int32_t dot;
-        if (pc_next == BNN_DENSE_MVE_ROWS) {
-            dense_popcounts_mve(in, row, nwords, p->out_features - j, pc);
-            pc_next = 0;
-        }
-        dot = k - 2 * pc[pc_next++];
-        acc |= bnn_threshold_bit(dot, p->threshold[j], p->flip[j]) << sh;
-        /* a word ends at 32 bits or with its packing group (the rest of it stays 0) */
-        if (++idx == opg || ++sh == BNN_WORD_BITS) {
-            *out++ = acc;
-            acc = 0u;
-            sh = 0;
-            if (idx == opg)
-                idx = 0;
+    {
+        int32_t j, idx = 0, sh = 0; /* output j: its place in its packing group, its bit */
+        int32_t pc[BNN_DENSE_MVE_ROWS], pc_next = BNN_DENSE_MVE_ROWS;
+        uint32_t acc = 0u;
+        for (j = 0; j < p->out_features; j++, row += nwords) {
+            int32_t dot;
+            if (pc_next == BNN_DENSE_MVE_ROWS) {
+                dense_popcounts_mve(in, row, nwords, p->out_features - j, pc);
+                pc_next = 0;
+            }
+            dot = k - 2 * pc[pc_next++];
+            acc |= bnn_threshold_bit(dot, p->threshold[j], p->flip[j]) << sh;
+            if (++idx == opg || ++sh == BNN_WORD_BITS) {
+                *out++ = acc;
+                acc = 0u;
+                sh = 0;
+                if (idx == opg)
+                    idx = 0;
+            }
         }
     }
-    return BNN_OK;
-}
-
 #else
-/* Optimized, scalar: each row is one inlined exact carry-save XOR-popcount over the flat input
- * (dense_xor_popcount), rows read in order; per output word of nb <= 32 bits (a word ends at 32
- * bits or with its packing group, the rest of it stays 0) the bits are shifted in from the top
- * in a register, so a row costs its popcount, the threshold compare and one OR with a shift. */
-bnn_status bnn_bdense_hidden_opt(const bnn_bdense_hidden_params *p, const uint32_t *in,
-                                 uint32_t *out)
-{
-    int32_t g, nwords, k, opg, left;
-    const uint32_t *row;
-    const int32_t *thr;
-    const uint8_t *flip;
-    bnn_status st = check_hidden(p, in, out);
-    if (st != BNN_OK)
-        return st;
-    nwords = dense_words(p->in_h, p->in_w, p->in_c, p->in_pack_groups);
-    k = p->in_h * p->in_w * p->in_c;
-    opg = p->out_features / p->out_pack_groups;
-    row = p->weights;
-    thr = p->threshold;
-    flip = p->flip;
-    for (g = 0; g < p->out_pack_groups; g++) {
-        for (left = opg; left > 0; left -= BNN_WORD_BITS) {
-            int32_t nb = left < BNN_WORD_BITS ? left : BNN_WORD_BITS;
-            /* a sentinel bit marks the end: after nb shifts it has left the word */
-            uint32_t acc = 1u << (nb - 1), last;
-            do {
-                int32_t dot = k - 2 * dense_xor_popcount(in, &row, nwords);
-                last = acc & 1u;
-                /* bnn_threshold_bit at bit 31: only bit 0 of flip gets there (no AND) */
-                acc = (acc >> 1) | (((uint32_t)(dot < *thr++) ^ (uint32_t)*flip++) << 31);
-            } while (!last);
-            *out++ = acc >> (BNN_WORD_BITS - nb); /* row r of the word at bit r */
+    {
+        const int32_t *thr = p->threshold;
+        const uint8_t *flip = p->flip;
+        int32_t g, left;
+        for (g = 0; g < p->out_pack_groups; g++) {
+            for (left = opg; left > 0; left -= BNN_WORD_BITS) {
+                int32_t nb = left < BNN_WORD_BITS ? left : BNN_WORD_BITS;
+                /* a sentinel bit marks the end: after nb shifts it has left the word */
+                uint32_t acc = 1u << (nb - 1), last;
+                do {
+                    int32_t dot = k - 2 * dense_xor_popcount(in, &row, nwords);
+                    last = acc & 1u;
+                    /* bnn_threshold_bit at bit 31: only bit 0 of flip gets there (no AND) */
+                    acc = (acc >> 1) | (((uint32_t)(dot < *thr++) ^ (uint32_t)*flip++) << 31);
+                } while (!last);
+                *out++ = acc >> (BNN_WORD_BITS - nb); /* row r of the word at bit r */
+            }
         }
     }
+#endif
     return BNN_OK;
 }
-#endif
 
 bnn_status bnn_bdense_hidden(const bnn_bdense_hidden_params *p, const uint32_t *in,
                              uint32_t *out)
