@@ -1,4 +1,4 @@
-"""`python -m bench [kernels|accuracy|agreement|e2e|docs|paper|peers|m55|all] [--quick]` (default: all).
+"""`python -m bench [kernels|accuracy|agreement|e2e|docs|paper|peers|m55|flash|all] [--quick]` (default: all).
 
 all runs kernels, e2e, agreement, accuracy, then regenerates docs/benchmarks.md. `paper` (the
 study of issue 15, about 2 hours on 2 cores; not part of all) runs its grid, or with --report
@@ -7,7 +7,10 @@ minutes on 2 cores) compares every layer of random IRs on Cortex-M55 and Cortex-
 (bench/m55_vs_m4.py, bench/results/m55_vs_m4.json). `peers` (not part of all; about 15 CPU
 minutes, cached under build/bench/peers/) trains float and int8 Keras CNNs at the zoo's weight
 budgets, runs them in the TFLite Micro interpreter and writes bench/results/peers.json (needs the
-[peers] extra: tflite-micro). A benchmark
+[peers] extra: tflite-micro). `flash` (not part of all; about a minute per model and board)
+deploys each zoo model and measures the bytes its firmware reads from flash per inference, run
+again in Unicorn (bench/flash_reads.py, bench/results/flash_reads.json; needs the [bench]
+extra: unicorn). A benchmark
 that cannot run here (no trained model) says why and is skipped; one that finds a wrong result
 (a kernel or a firmware that disagrees with the oracle) fails the command (exit 1). A bad
 argument or a problem the user can fix (a named PipelineError) is one line and exit 2.
@@ -21,7 +24,8 @@ from pathlib import Path
 
 from . import BenchError, BenchSkipped
 
-COMMANDS = ("kernels", "accuracy", "agreement", "e2e", "docs", "paper", "peers", "m55", "all")
+COMMANDS = ("kernels", "accuracy", "agreement", "e2e", "docs", "paper", "peers", "m55", "flash",
+            "all")
 ALL_ORDER = ("kernels", "e2e", "agreement", "accuracy")
 
 
@@ -49,7 +53,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                          "encoding arm)")
     ap.add_argument("--report", action="store_true",
                     help="paper: only regenerate docs/paper.md and its plots from the results")
-    ap.add_argument("--boards", nargs="+", metavar="BOARD", help="kernels: only these boards")
+    ap.add_argument("--boards", nargs="+", metavar="BOARD",
+                    help="kernels: only these boards; flash: these boards (default mps2-an386 "
+                         "microbit)")
     ap.add_argument("--no-cycle-model", action="store_true",
                     help="kernels: skip the traced run that models Cortex-M4 cycles of the "
                          "default model's layers (bench/cycles.py; about 30 s)")
@@ -65,7 +71,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--models", type=int, default=None,
                     help="m55: random models besides the issue's fixed cases (default 24, as "
                          "in bench/results/m55_vs_m4.json)")
-    ap.add_argument("--zoo", type=Path, help="peers: the zoo folder (default: zoo/)")
+    ap.add_argument("--zoo", type=Path, help="peers, flash: the zoo folder (default: zoo/)")
     ap.add_argument("--no-deploy", action="store_true",
                     help="peers: do not deploy the binary models to read their instruction counts")
     return ap.parse_args(argv)
@@ -97,6 +103,12 @@ def run_one(name: str, args: argparse.Namespace) -> None:
         from . import m55_vs_m4
         m55_vs_m4.run_m55(m55_vs_m4.DEFAULT_MODELS if args.models is None else args.models,
                           workers=args.workers)
+    elif name == "flash":
+        from . import flash_reads
+        doc = flash_reads.run_flash(tuple(args.boards) if args.boards
+                                    else flash_reads.DEFAULT_BOARDS,
+                                    zoo_dir=args.zoo or flash_reads.ZOO_DIR)
+        print(f"[flash] wrote {flash_reads.RESULT} ({len(doc['results'])} model x board rows)")
     elif name == "docs":
         from . import docs
         print(f"[docs] wrote {docs.write_docs()}")
@@ -154,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         except BenchError as exc:
             print(f"[{name}] FAILED: {exc}", flush=True)
             failed.append(name)
-    if args.command in ("all", "kernels", "accuracy", "agreement", "e2e", "m55") or (
+    if args.command in ("all", "kernels", "accuracy", "agreement", "e2e", "m55", "flash") or (
             args.command == "peers" and not args.quick):
         from . import docs
         print(f"[docs] wrote {docs.write_docs()}")

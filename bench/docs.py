@@ -442,6 +442,46 @@ def m55_section(m: dict | None) -> str:
     return text
 
 
+# --- flash reads per inference (python -m bench flash) -----------------------------------------
+
+def flash_section(f: dict | None) -> str:
+    """Bytes each zoo model's firmware reads from flash per inference (bench/flash_reads.py),
+    by category, and the weight re-read factor per layer of the first model on the M4."""
+    title = "## Flash reads per inference"
+    if f is None:
+        return f"{title}\n\nNo result yet: `python -m bench flash`."
+    rows = []
+    for r in f["results"]:
+        c = r["inference"]["by_category"]
+        rows.append([r["model"], f"{r['board']} ({r['cpu']})",
+                     f"{r['inference']['instructions']:,}", f"{r['weight_bytes_stored']:,}",
+                     f"{c['weights']:,}", r["weight_reads_per_stored_byte"],
+                     f"{c['per_channel']:,}", f"{c['params']:,}",
+                     f"{c['literals'] + c['runtime_tables'] + c['other']:,}",
+                     f"{r['inference']['flash_read_bytes']:,}"])
+    text = (f"{title} ({f['date']})\n\nData bytes the deployed firmware reads from the "
+            "flash region during one inference (vector 0), **measured**: the same firmware "
+            "image run again in Unicorn with memory hooks (`bench/flash_reads.py`); its "
+            "instruction count of every layer equals QEMU's. Weights stay in flash: a conv "
+            "on a word-per-tap path (field9, field18, words) reads its weights once per "
+            "output pixel, the lanes and bit-sliced paths copy them to RAM once per call, "
+            "dense layers read each row once. `params` are the layers' parameter structs, "
+            "whose fields the kernels re-read from flash. Instruction fetches and RAM reads "
+            "are not counted.\n\n"
+            + _table(["model", "board", "instructions", "weight bytes stored",
+                      "weight bytes read", "reads per weight byte", "per-channel bytes read",
+                      "params bytes read", "other bytes read", "flash bytes read"], rows))
+    first = next((r for r in f["results"] if r["board"] == "mps2-an386"), None)
+    if first:
+        text += (f"\n\nPer layer, {first['model']} on {first['board']}:\n\n" + _table(
+            ["layer", "kind", "path", "instructions", "weight bytes read", "params bytes read",
+             "flash bytes read"],
+            [[l["name"], l["kind"], l["path"], f"{l['instructions']:,}",
+              f"{l['by_category']['weights']:,}", f"{l['by_category']['params']:,}",
+              f"{l['flash_read_bytes']:,}"] for l in first["layers"]]))
+    return text
+
+
 def render_markdown(res: dict) -> str:
     machines = {r["machine"]["cpus"] for r in res.values() if r}
     cpus = ", ".join(str(c) for c in sorted(machines)) or "2"
@@ -457,13 +497,14 @@ def render_markdown(res: dict) -> str:
     parts = [intro, targets_section(res), kernels_section(res["kernels"]),
              agreement_section(res["agreement"]), accuracy_section(res["accuracy"]),
              e2e_section(res["e2e"]), peers_section(res.get("peers")),
-             m55_section(res.get("m55_vs_m4"))]
+             m55_section(res.get("m55_vs_m4")), flash_section(res.get("flash_reads"))]
     return "\n\n".join(parts) + "\n"
 
 
 def load_results(results_dir: Path = RESULTS_DIR) -> dict:
     return {name: read_json(results_dir / f"{name}.json")
-            for name in ("kernels", "agreement", "accuracy", "e2e", "peers", "m55_vs_m4")}
+            for name in ("kernels", "agreement", "accuracy", "e2e", "peers", "m55_vs_m4",
+                         "flash_reads")}
 
 
 def write_docs(out: Path = DOC, results_dir: Path = RESULTS_DIR) -> Path:

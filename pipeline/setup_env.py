@@ -5,8 +5,9 @@ library only. A second run finds everything in place and returns in seconds:
 * Debian packages (cross compiler, newlib, QEMU, Fashion-MNIST), installed with
   ``--no-install-recommends`` (without it apt pulls about 3 GB of GUI packages);
 * ``.venv`` with the package installed editable with every extra, at the exact versions of
-  ``constraints.txt`` (``pip install -c constraints.txt -e .[train,export,test,peers]``; peers
-  is the 0.7 MB TFLite Micro interpreter of ``python -m bench peers``); a stamp file
+  ``constraints.txt`` (``pip install -c constraints.txt -e .[train,export,test,peers,bench]``;
+  peers is the 0.7 MB TFLite Micro interpreter of ``python -m bench peers``, bench the Unicorn
+  emulator of ``python -m bench flash``); a stamp file
   records the hash of pyproject.toml, setup.py and constraints.txt, so changing a pin or a range
   re-installs.
 """
@@ -29,7 +30,7 @@ STAMP = VENV / "setup.stamp"
 APT_PACKAGES = ("gcc-arm-none-eabi", "libnewlib-arm-none-eabi", "qemu-system-arm",
                 "dataset-fashion-mnist", "cmake")
 CONSTRAINTS = ROOT / "constraints.txt"
-EXTRAS = "train,export,test,peers"
+EXTRAS = "train,export,test,peers,bench"
 # Files whose content decides what the virtual environment holds.
 REQUIREMENT_FILES = ("pyproject.toml", "setup.py", "constraints.txt")
 # Installed on its own with --no-deps: its declared dependency is the full tensorflow wheel,
