@@ -173,7 +173,10 @@ def model_kernels_section(k: dict) -> str:
                    f"({b['model']['macs_per_instruction_before']:.2f} → "
                    f"{b['model']['macs_per_instruction']:.2f})" for b in boards]])
     if all("weight_words_streamed" in b["model"] for b in boards):
-        rows.append(["weight words read from flash per inference (access model, this runtime)",
+        rows.append(["weight words read from flash per inference (access model, this runtime; "
+                     "on Cortex-M0 and M4 equal to the Unicorn measurement of `bench flash` on "
+                     "random IRs (the M55 column stays a model), "
+                     "tests/emulate/test_flash_reads.py)",
                      "-", *[f"{b['model']['weight_words_streamed']:,}" for b in boards]])
     return ("\n\n### The default model's layers, before → after\n\n"
             f"{k['model']['note']}. Cells: executed instructions with the runtime of "

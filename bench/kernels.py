@@ -271,8 +271,9 @@ def baseline_runtime(work: Path) -> Path:
 
 
 def weight_words_streamed(layer, path: str) -> int:
-    """Weight words a layer call reads from flash (model of the kernels' access pattern, not a
-    measurement): the word-per-tap conv paths read every output channel's field weights once per
+    """Weight words a layer call reads from flash (model of the kernels' access pattern; on the
+    M0 and M4 builds of random IRs it equals the reads measured in Unicorn by
+    ``bench/flash_reads.py``, which tests/emulate/test_flash_reads.py checks): the word-per-tap conv paths read every output channel's field weights once per
     output pixel (Helium: once per block of 4 pixels); lanes and bitsliced copy each weight word
     into the RAM scratch once per call; dense layers read every row once; the thermometer its
     thresholds once (as uint16, counted in words); pools have none."""
