@@ -1,4 +1,4 @@
-"""`python -m bench [kernels|accuracy|agreement|e2e|docs|paper|peers|m55|flash|all] [--quick]` (default: all).
+"""`python -m bench [kernels|accuracy|agreement|e2e|docs|paper|peers|m55|flash|int8|all] [--quick]` (default: all).
 
 all runs kernels, e2e, agreement, accuracy, then regenerates docs/benchmarks.md. `paper` (the
 study of issue 15, about 2 hours on 2 cores; not part of all) runs its grid, or with --report
@@ -10,7 +10,10 @@ budgets, runs them in the TFLite Micro interpreter and writes bench/results/peer
 [peers] extra: tflite-micro). `flash` (not part of all; about a minute per model and board)
 deploys each zoo model and measures the bytes its firmware reads from flash per inference, run
 again in Unicorn (bench/flash_reads.py, bench/results/flash_reads.json; needs the [bench]
-extra: unicorn). A benchmark
+extra: unicorn). `int8 --cmsis-nn PATH` (not part of all; a few minutes) measures each zoo
+model's first layer against CMSIS-NN's int8 convolution of the same width on Cortex-M4 and M55
+(bench/int8_first_layer.py; PATH is a CMSIS-NN checkout, which this project does not ship). A
+benchmark
 that cannot run here (no trained model) says why and is skipped; one that finds a wrong result
 (a kernel or a firmware that disagrees with the oracle) fails the command (exit 1). A bad
 argument or a problem the user can fix (a named PipelineError) is one line and exit 2.
@@ -25,7 +28,7 @@ from pathlib import Path
 from . import BenchError, BenchSkipped
 
 COMMANDS = ("kernels", "accuracy", "agreement", "e2e", "docs", "paper", "peers", "m55", "flash",
-            "all")
+            "int8", "all")
 ALL_ORDER = ("kernels", "e2e", "agreement", "accuracy")
 
 
@@ -71,7 +74,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--models", type=int, default=None,
                     help="m55: random models besides the issue's fixed cases (default 24, as "
                          "in bench/results/m55_vs_m4.json)")
-    ap.add_argument("--zoo", type=Path, help="peers, flash: the zoo folder (default: zoo/)")
+    ap.add_argument("--zoo", type=Path,
+                    help="peers, flash, int8: the zoo folder (default: zoo/)")
+    ap.add_argument("--cmsis-nn", type=Path, metavar="PATH",
+                    help="int8: a checkout of https://github.com/ARM-software/CMSIS-NN")
     ap.add_argument("--no-deploy", action="store_true",
                     help="peers: do not deploy the binary models to read their instruction counts")
     return ap.parse_args(argv)
@@ -109,6 +115,11 @@ def run_one(name: str, args: argparse.Namespace) -> None:
                                     else flash_reads.DEFAULT_BOARDS,
                                     zoo_dir=args.zoo or flash_reads.ZOO_DIR)
         print(f"[flash] wrote {flash_reads.RESULT} ({len(doc['results'])} model x board rows)")
+    elif name == "int8":
+        from . import int8_first_layer
+        doc = int8_first_layer.run_int8(args.cmsis_nn, zoo_dir=args.zoo or
+                                        int8_first_layer.ZOO_DIR)
+        print(f"[int8] wrote {int8_first_layer.RESULT} ({len(doc['results'])} models)")
     elif name == "docs":
         from . import docs
         print(f"[docs] wrote {docs.write_docs()}")
@@ -144,6 +155,13 @@ def main(argv: list[str] | None = None) -> int:
         except PipelineError as exc:
             print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
             return 2
+    if args.command == "int8":
+        from . import int8_first_layer
+        try:
+            int8_first_layer.check_cmsis(args.cmsis_nn)
+        except int8_first_layer.CmsisNnMissing as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     if args.command == "peers":
         from . import peers
         try:
@@ -166,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
         except BenchError as exc:
             print(f"[{name}] FAILED: {exc}", flush=True)
             failed.append(name)
-    if args.command in ("all", "kernels", "accuracy", "agreement", "e2e", "m55", "flash") or (
+    if args.command in ("all", "kernels", "accuracy", "agreement", "e2e", "m55", "flash",
+                        "int8") or (
             args.command == "peers" and not args.quick):
         from . import docs
         print(f"[docs] wrote {docs.write_docs()}")

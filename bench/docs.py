@@ -485,6 +485,37 @@ def flash_section(f: dict | None) -> str:
     return text
 
 
+# --- first layer against CMSIS-NN int8 (python -m bench int8) -----------------------------------
+
+def int8_section(d: dict | None) -> str:
+    """Each zoo model's first layer (thermometer + first binary conv) against CMSIS-NN's int8
+    convolution of the same width (bench/int8_first_layer.py)."""
+    title = "## First layer against CMSIS-NN int8"
+    if d is None:
+        return (f"{title}\n\nNo result yet: `python -m bench int8 --cmsis-nn PATH` (a checkout "
+                "of https://github.com/ARM-software/CMSIS-NN).")
+    rows = []
+    for r in d["results"]:
+        for b, c in r["boards"].items():
+            o = c["ours"]
+            rows.append([r["model"], f"28x28 -> {r['out_channels']}", b,
+                         f"{o['instructions']:,} ({o['thermometer']:,} + {o['conv']:,}, "
+                         f"{o['conv_path']})",
+                         f"{c['int8-O2']['instructions']:,}", f"{c['int8-O3']['instructions']:,}",
+                         c["ours_over_best_int8"]])
+    return (f"{title} ({d['date']})\n\nThe first layer of each zoo model (its thermometer, "
+            f"{d['results'][0]['planes'] if d['results'] else 8} planes, and its first binary "
+            "3x3 conv, as deployed, outputs checked against the oracle) against one call of "
+            "CMSIS-NN's `arm_convolve_wrapper_s8` (what TFLite Micro's CMSIS-NN kernels run for "
+            "an int8 Conv2D with per-channel requantisation and ReLU) on a 28x28x1 int8 image "
+            f"with as many 3x3 filters (`bench/int8_conv_main.c`; CMSIS-NN {d['cmsis_nn']}, "
+            "built here at -O2 and -O3; its output CRC is the same on every board and level). "
+            "QEMU instruction counts, not cycles. Issue 13's target: our first layer runs fewer "
+            "instructions than the int8 one on Cortex-M55.\n\n"
+            + _table(["model", "first layer", "board", "ours (thermometer + conv, path)",
+                      "int8 -O2", "int8 -O3", "ours / best int8"], rows))
+
+
 def render_markdown(res: dict) -> str:
     machines = {r["machine"]["cpus"] for r in res.values() if r}
     cpus = ", ".join(str(c) for c in sorted(machines)) or "2"
@@ -500,14 +531,15 @@ def render_markdown(res: dict) -> str:
     parts = [intro, targets_section(res), kernels_section(res["kernels"]),
              agreement_section(res["agreement"]), accuracy_section(res["accuracy"]),
              e2e_section(res["e2e"]), peers_section(res.get("peers")),
-             m55_section(res.get("m55_vs_m4")), flash_section(res.get("flash_reads"))]
+             m55_section(res.get("m55_vs_m4")), flash_section(res.get("flash_reads")),
+             int8_section(res.get("int8_first_layer"))]
     return "\n\n".join(parts) + "\n"
 
 
 def load_results(results_dir: Path = RESULTS_DIR) -> dict:
     return {name: read_json(results_dir / f"{name}.json")
             for name in ("kernels", "agreement", "accuracy", "e2e", "peers", "m55_vs_m4",
-                         "flash_reads")}
+                         "flash_reads", "int8_first_layer")}
 
 
 def write_docs(out: Path = DOC, results_dir: Path = RESULTS_DIR) -> Path:
