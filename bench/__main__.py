@@ -155,11 +155,19 @@ def main(argv: list[str] | None = None) -> int:
         except PipelineError as exc:
             print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
             return 2
-    if args.command == "int8":
-        from . import int8_first_layer
+    if args.command in ("int8", "flash"):  # arguments checked before any build
+        from pipeline.errors import PipelineError
         try:
-            int8_first_layer.check_cmsis(args.cmsis_nn)
-        except int8_first_layer.CmsisNnMissing as exc:
+            if args.command == "int8":
+                from . import int8_first_layer
+                int8_first_layer.check_cmsis(args.cmsis_nn)
+                int8_first_layer.check_zoo(args.zoo or int8_first_layer.ZOO_DIR)
+            else:
+                from . import flash_reads
+                for b in args.boards or flash_reads.DEFAULT_BOARDS:
+                    flash_reads.check_board(b)
+                flash_reads.check_zoo(args.zoo or flash_reads.ZOO_DIR)
+        except (BenchError, PipelineError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
     if args.command == "peers":

@@ -10,10 +10,10 @@ of the kernels' access pattern.
 
 * **Regions** are those of the instruction counter (``firmware_templates/platform/icount.c``):
   from the return of ``bnn_icount_start`` up to, not including, the call of ``bnn_icount_stop``,
-  less the counter's calibration region, as ``bench/cycles.py`` reads them off the QEMU trace;
-  a second ``bnn_icount_start`` before the stop restarts the region, as it restarts the
-  counter (the harness's last per-layer hook starts a region that the whole-inference
-  measurement starts again). The deploy harness measures one region per layer of vector 0
+  less the counter's calibration region (the rule ``bench/cycles.py`` reads off the QEMU trace);
+  a second ``bnn_icount_start`` before the stop restarts the region, as it restarts the counter
+  (the harness's last per-layer hook starts a region that the whole-inference measurement
+  starts again; the cycle model's firmware has no such pair). The deploy harness measures one region per layer of vector 0
   and then the whole inference; the run stops there.
 * **Check**: the instructions Unicorn executed in every region must equal the QEMU counter's
   value for that region (``emulation.json``), else :class:`bench.BenchError`: a different
@@ -22,10 +22,13 @@ of the kernels' access pattern.
   ``<prefix>_layer<i>_<part>``: ``weights`` (the binary weights), ``params`` (the layer's
   parameter struct, which the kernels read fields of), and per-channel data (``threshold``,
   ``thresholds``, ``flip``, ``mult``, ``bias``); other objects are runtime tables or the
-  harness's test vectors (``input``); reads inside a function are its literal pool.
+  harness's test vectors (``input``: the application would hold its image in RAM); reads
+  inside a function are its literal pool or a ``tbb``/``tbh`` jump table (``literals``).
 * **Not counted**: instruction fetches (the code runs from flash on most parts too) and reads
-  of RAM (arena, stack). Cores: those Unicorn models (Cortex-M0, M3, M4, M7, M33); not the
-  Cortex-M55 (Unicorn has no Helium).
+  of RAM (arena, stack). Boards: those QEMU runs (the counts are checked against it) whose core
+  Unicorn models and the tests run: Cortex-M0 (microbit), M3 (mps2-an385), M4 (mps2-an386),
+  M7 (mps2-an500); not the Cortex-M55 (Unicorn has no Helium) nor the M33 board (its
+  TrustZone start-up is not modelled here).
 
 ``python -m bench flash [--boards B ...]`` deploys each zoo model (``zoo/*/model.ir.json``:
 render, build, QEMU; stage-cached under ``build/bench/flash/``) and writes
@@ -52,8 +55,9 @@ DEFAULT_BOARDS = ("mps2-an386", "microbit")
 CATEGORIES = ("weights", "per_channel", "params", "runtime_tables", "literals", "input", "other")
 #: The System Control Space (SysTick, SCB): mapped as plain memory, as Unicorn has no NVIC.
 SCS = (0xE0000000, 0x100000)
-#: Semihosting SYS_WRITE0 and SYS_EXIT (the harness console, firmware_templates/platform).
-SYS_WRITE0, SYS_EXIT = 0x04, 0x18
+#: Semihosting operations the platform uses (firmware_templates/platform/semihosting.c):
+#: SYS_WRITE0 (console) and SYS_EXIT_EXTENDED (r1 -> {reason, exit code}); SYS_EXIT too.
+SYS_WRITE0, SYS_EXIT, SYS_EXIT_EXTENDED = 0x04, 0x18, 0x20
 _MODEL_PART = re.compile(r"_layer(\d+)_([a-z0-9_]+)$")
 
 
@@ -71,18 +75,31 @@ def _uc_cpu(cpu: str):
               "cortex-m0plus": arm_const.UC_CPU_ARM_CORTEX_M0,
               "cortex-m3": arm_const.UC_CPU_ARM_CORTEX_M3,
               "cortex-m4": arm_const.UC_CPU_ARM_CORTEX_M4,
-              "cortex-m7": arm_const.UC_CPU_ARM_CORTEX_M7,
-              "cortex-m33": arm_const.UC_CPU_ARM_CORTEX_M33}
+              "cortex-m7": arm_const.UC_CPU_ARM_CORTEX_M7}
     base = cpu.lower().split("+")[0]
     if base not in models:
-        raise BenchError(f"{cpu}: Unicorn has no model of this core (it has "
-                         f"{', '.join(sorted(models))}); flash reads are not measured on it")
+        raise BenchError(f"{cpu}: flash reads are measured on {', '.join(sorted(models))} "
+                         "only (Unicorn has no Helium; the M33 start-up is not modelled)")
     return models[base]
 
 
+def check_board(name: str):
+    """The :class:`pipeline.boards.Board` ``name`` if its flash reads can be measured: QEMU runs
+    it and counts instructions (the check against QEMU needs both) and Unicorn models its core;
+    else :class:`BenchError` naming why (``pipeline`` errors for an unknown board pass through)."""
+    from pipeline import boards as boards_mod
+    board = boards_mod.load_board(name)
+    if board.qemu is None:
+        raise BenchError(f"{name}: hardware-only board (no QEMU machine): its instruction counts "
+                         "cannot be checked; pick a board QEMU runs")
+    _uc_cpu(board.cpu)
+    return board
+
+
 @dataclass
-class Region:
-    """One measured region: executed instructions and flash data bytes read, by symbol."""
+class FlashRegion:
+    """One measured region: executed instructions (QEMU's convention) and the flash data bytes
+    read in it, by symbol name (``<function>:literal`` for reads inside a function)."""
     start_pc: int
     instructions: int = 0
     reads: dict[str, int] = field(default_factory=dict)  # symbol (or "<func>:literal") -> bytes
@@ -124,13 +141,14 @@ class _Symbols:
 
 
 def run_regions(board, elf: Path | str, regions: int,
-                max_instructions: int = 400_000_000) -> list[Region]:
+                max_instructions: int = 400_000_000) -> list[FlashRegion]:
     """Run ``elf`` (built for ``board``) in Unicorn from reset until ``regions`` measured
     regions (after the counter's calibration) have closed; returns them in program order, the
     calibration's instructions subtracted, with the flash data bytes each read by symbol.
 
-    Semihosting (``bkpt 0xAB``) is served for SYS_WRITE0 (ignored) and SYS_EXIT (stops the
-    run); the SysTick and SCB registers are plain memory (no interrupts run, as the counter
+    Semihosting (``bkpt 0xAB``) is served for SYS_WRITE0 (ignored) and SYS_EXIT /
+    SYS_EXIT_EXTENDED (the run ends; an exit before the regions closed is an error with its
+    code); the SysTick and SCB registers are plain memory (no interrupts run, as the counter
     leaves its wrap handler out of the regions anyway). Raises :class:`BenchError` on an
     emulation fault, an exit before the regions closed, or ``max_instructions`` exceeded."""
     from elftools.elf.elffile import ELFFile
@@ -143,7 +161,8 @@ def run_regions(board, elf: Path | str, regions: int,
     cpu_model = _uc_cpu(board.cpu)
     elf = Path(elf)
     insns = cycles.disassemble(elf)
-    bkpts = {a for a, i in insns.items() if i.mnemonic == "bkpt"}
+    semihosting = {a for a, i in insns.items()
+                   if i.mnemonic == "bkpt" and i.operands.lower() in ("0x00ab", "0xab", "#171")}
     # QEMU counts an instruction of an IT block whose condition fails as executed; Unicorn's
     # code hook does not fire for it. An IT counts itself and its whole block (1 to 4
     # instructions, one per letter after the "i"), and the block's instructions that do run
@@ -176,21 +195,21 @@ def run_regions(board, elf: Path | str, regions: int,
     reset = int.from_bytes(uc.mem_read(flash.origin + 4, 4), "little")
     uc.reg_write(A.UC_ARM_REG_SP, initial_sp)
 
-    done: list[Region] = []
-    state = {"open": None, "in_start": False, "calib": None, "exit": None, "executed": 0}
+    done: list[FlashRegion] = []
+    state = {"open": None, "in_start": False, "calib": None, "exit": None}
     pending_it: set[int] = set()  # instructions of the current IT block, already counted
 
-    def on_code(uc, addr, size, _):
-        state["executed"] += 1
-        if addr in bkpts:  # semihosting: r0 = operation, r1 = argument
-            op, arg = uc.reg_read(A.UC_ARM_REG_R0), uc.reg_read(A.UC_ARM_REG_R1)
-            if op == SYS_EXIT:
-                state["exit"] = arg
-                uc.emu_stop()
-                return
-            uc.reg_write(A.UC_ARM_REG_R0, 0)
-            uc.reg_write(A.UC_ARM_REG_PC, (addr + 2) | 1)
+    def count(region: FlashRegion, addr: int) -> None:
+        if addr in pending_it:
+            pending_it.discard(addr)
             return
+        pending_it.clear()
+        block = it_blocks.get(addr)
+        region.instructions += 1 + (len(block) if block else 0)
+        if block:
+            pending_it.update(block)
+
+    def on_code(uc, addr, size, _):
         region = state["open"]
         inside = start_lo <= addr < start_lo + start_size
         if region is not None and inside:  # started again: the counter restarts from here
@@ -205,19 +224,22 @@ def run_regions(board, elf: Path | str, regions: int,
                     done.append(region)
                     if len(done) == regions:
                         uc.emu_stop()
-                return
-            if addr in pending_it:
-                pending_it.discard(addr)
-                return
-            pending_it.clear()
-            block = it_blocks.get(addr)
-            region.instructions += 1 + (len(block) if block else 0)
-            if block:
-                pending_it.update(block)
-            return
-        if state["in_start"] and not inside:  # bnn_icount_start returned: a region opens
-            state["open"] = Region(addr, 1)
+                        return
+            else:
+                count(region, addr)
+        elif state["in_start"] and not inside:  # bnn_icount_start returned: a region opens
+            state["open"] = FlashRegion(addr)
+            count(state["open"], addr)
         state["in_start"] = inside
+        if addr in semihosting:  # r0 = operation, r1 = argument
+            op, arg = uc.reg_read(A.UC_ARM_REG_R0), uc.reg_read(A.UC_ARM_REG_R1)
+            if op in (SYS_EXIT, SYS_EXIT_EXTENDED):
+                state["exit"] = (int.from_bytes(uc.mem_read(arg + 4, 4), "little")
+                                 if op == SYS_EXIT_EXTENDED else arg)
+                uc.emu_stop()
+                return
+            uc.reg_write(A.UC_ARM_REG_R0, 0)
+            uc.reg_write(A.UC_ARM_REG_PC, (addr + 2) | 1)
 
     def on_read(uc, access, addr, size, value, _):
         region = state["open"]
@@ -234,7 +256,7 @@ def run_regions(board, elf: Path | str, regions: int,
         raise BenchError(f"{elf.name} on {board.name}: Unicorn stopped at {pc:#x} "
                          f"({syms.name_of(pc)}): {exc}") from None
     if len(done) < regions:
-        why = (f"the firmware exited ({state['exit']})" if state["exit"] is not None
+        why = (f"the firmware exited with code {state['exit']}" if state["exit"] is not None
                else f"{max_instructions:,} instructions ran")
         raise BenchError(f"{elf.name} on {board.name}: {why} after {len(done)} of {regions} "
                          "measured regions")
@@ -301,7 +323,10 @@ def _model_prefix(elf: Path) -> str:
     raise BenchError(f"{elf}: no <prefix>_test_vectors symbol (not a deploy harness build)")
 
 
-def _row(name: str, kind: str, path: str | None, region: Region, prefix: str) -> dict:
+def _row(name: str, kind: str, path: str | None, region: FlashRegion, prefix: str) -> dict:
+    """One layer's (or the inference's) record: ``instructions``; ``flash_read_bytes`` (every
+    flash data read, bytes); ``by_category`` (bytes per :data:`CATEGORIES`); ``weight_words``
+    (weight bytes / 4) and ``weight_arrays`` (bytes read per weight array symbol)."""
     by_cat = {c: 0 for c in CATEGORIES}
     for sym, n in region.reads.items():
         by_cat[category(sym, prefix)] += n
@@ -311,7 +336,18 @@ def _row(name: str, kind: str, path: str | None, region: Region, prefix: str) ->
             "weight_words": by_cat["weights"] // 4, "weight_arrays": weights}
 
 
+def check_zoo(zoo_dir: Path) -> list[Path]:
+    """The zoo's IR files (``<zoo_dir>/*/model.ir.json``), or :class:`BenchError` when there
+    are none."""
+    models = sorted(Path(zoo_dir).glob("*/model.ir.json"))
+    if not models:
+        raise BenchError(f"--zoo {zoo_dir}: no <model>/model.ir.json under it")
+    return models
+
+
 def _deploy(ir_path: Path, board: str, log=print) -> Path:
+    """``python -m pipeline deploy --ir`` into :data:`DEPLOY_DIR`; returns the deploy folder
+    (``<model>/<board>/``); :class:`BenchError` naming the log when it fails."""
     from pipeline.render import name_from_ir_path
     name = name_from_ir_path(ir_path)
     DEPLOY_DIR.mkdir(parents=True, exist_ok=True)
@@ -329,21 +365,17 @@ def _deploy(ir_path: Path, board: str, log=print) -> Path:
 def run_flash(boards: tuple[str, ...] = DEFAULT_BOARDS, zoo_dir: Path = ZOO_DIR,
               out: Path = RESULT, log=print) -> dict:
     """Deploy every zoo model on ``boards``, measure its flash reads and write ``out``."""
-    from pipeline import boards as boards_mod
     from pipeline import ir
 
-    for b in boards:
-        _uc_cpu(boards_mod.load_board(b).cpu)  # before any deploy: a core Unicorn lacks
-    models = sorted(zoo_dir.glob("*/model.ir.json"))
-    if not models:
-        raise BenchError(f"no zoo models under {zoo_dir}")
+    checked = {b: check_board(b) for b in boards}  # before any deploy
+    models = check_zoo(zoo_dir)
     rows = []
     for ir_path in models:
         model = ir.Model.load(ir_path)
-        weight_bytes = sum(4 * int(getattr(l, "weights").size) for l in model.layers
-                           if getattr(l, "weights", None) is not None)
+        weight_bytes = sum(4 * int(layer.weights.size) for layer in model.layers
+                           if getattr(layer, "weights", None) is not None)
         for b in boards:
-            board = boards_mod.load_board(b)
+            board = checked[b]
             deploy_dir = _deploy(ir_path, b, log)
             rec = measure_deploy(board, deploy_dir)
             whole = rec["inference"]

@@ -9,12 +9,14 @@ instruction counter (``firmware_templates/platform/icount.c``, exact executed in
   padding, per-channel requantisation with the ReLU clamp (``bench/int8_conv_main.c``), built
   from a CMSIS-NN checkout the user passes (``--cmsis-nn PATH``: ``git clone
   https://github.com/ARM-software/CMSIS-NN``; nothing of it is committed here) at ``-O2`` (the
-  deploy's level) and ``-O3``. Its output CRC must be the same on every board (CMSIS-NN's DSP,
-  Helium and plain-C paths are bit-exact to each other), else :class:`bench.BenchError`.
+  deploy's level) and ``-O3``. Its output CRC must be the same on both boards and levels
+  (CMSIS-NN's DSP path on the M4 and Helium path on the M55 are bit-exact to each other), else
+  :class:`bench.BenchError`. One bare call: TFLite Micro's per-operator overhead is not in it.
 * **ours**: the thermometer and the first binary convolution (the same C output channels,
   3 x 3, stride 1, one-padding, threshold compare) of each zoo model, from its deploy on the
   board (``python -m pipeline deploy --ir zoo/<model>/model.ir.json``; the firmware's outputs
-  checked against the oracle).
+  checked against the oracle), built at -O2 only; the harness's per-layer counts include the
+  model's layer dispatch. Both asymmetries favour the int8 side.
 
 ``python -m bench int8 --cmsis-nn PATH`` writes ``bench/results/int8_first_layer.json``.
 """
@@ -26,6 +28,7 @@ from pathlib import Path
 
 from pipeline import boards as boards_mod
 from pipeline import build, emulate, ir
+from pipeline.errors import PipelineError
 
 from . import RESULTS_DIR, ROOT, WORK_DIR, BenchError, machine, read_json, today, write_json
 
@@ -69,20 +72,47 @@ def cmsis_version(path: Path) -> str:
     return proc.stdout.strip() if proc.returncode == 0 and proc.stdout.strip() else "unknown"
 
 
+def check_zoo(zoo_dir: Path) -> list[Path]:
+    """The zoo's IR files whose first layers this benchmark compares (a thermometer on a 28x28
+    image, then a 3x3 conv, stride 1, one-padding, one group), or :class:`BenchError` when no
+    model has them."""
+    models = [p for p in sorted(Path(zoo_dir).glob("*/model.ir.json"))
+              if comparable(ir.Model.load(p))]
+    if not models:
+        raise BenchError(f"--zoo {zoo_dir}: no model there starts with a thermometer on a 28x28 "
+                         "image and a 3x3 conv (stride 1, padding 1, one group)")
+    return models
+
+
+def comparable(model: ir.Model) -> bool:
+    """Whether ``model`` starts as the int8 harness's layer does (see :func:`check_zoo`)."""
+    if len(model.layers) < 2 or model.layers[0].kind != "thermometer":
+        return False
+    conv = model.layers[1]
+    return (tuple(model.input_shape[:2]) == IMAGE and conv.kind == "bconv2d" and
+            tuple(conv.kernel) == (3, 3) and conv.groups == 1 and conv.stride == 1 and
+            conv.padding == 1)
+
+
 def int8_conv(board_name: str, cmsis: Path, out_channels: int, opt: str) -> dict:
-    """Build and run the int8 first layer for ``board_name``; returns its status, scratch
-    bytes, output CRC and instructions."""
+    """Build and run the int8 first layer (28x28x1 -> ``out_channels``) for ``board_name`` at
+    ``opt``; returns ``instructions`` (QEMU, one call), ``crc`` (CRC-32 of the int8 output,
+    hex) and ``scratch_bytes`` (CMSIS-NN's buffer query). :class:`BenchError` when the build,
+    the run or the call fails."""
     board = boards_mod.load_board(board_name)
     sources = [HARNESS] + sorted(p for d in CMSIS_SOURCES
                                  for p in (cmsis / "Source" / d).glob("*.c")
                                  if not p.stem.endswith(FLOAT_SUFFIXES))
     work = WORK / f"int8-c{out_channels}{opt}-{board_name}"
-    result = build.build_firmware(
-        board, sources, [cmsis / "Include", cmsis / "Include" / "Internal"], work, opt=opt,
-        defines={"INT8_H": str(IMAGE[0]), "INT8_W": str(IMAGE[1]),
-                 "INT8_COUT": str(out_channels)},
-        extra_cflags=["-std=gnu11", "-Wno-unused-parameter", "-Wno-sign-compare"])
-    run = emulate.run_firmware(board, result.elf, timeout_s=300)
+    try:
+        result = build.build_firmware(
+            board, sources, [cmsis / "Include", cmsis / "Include" / "Internal"], work, opt=opt,
+            defines={"INT8_H": str(IMAGE[0]), "INT8_W": str(IMAGE[1]),
+                     "INT8_COUT": str(out_channels)},
+            extra_cflags=["-std=gnu11", "-Wno-unused-parameter", "-Wno-sign-compare"])
+        run = emulate.run_firmware(board, result.elf, timeout_s=300)
+    except PipelineError as exc:
+        raise BenchError(f"int8 conv on {board_name} ({work}): {exc}") from None
     recs = run.find("int8")
     if run.exit_code != 0 or not recs or recs[0].get("status") != "0":
         raise BenchError(f"int8 conv on {board_name}: exit {run.exit_code}, records {recs}")
@@ -92,7 +122,9 @@ def int8_conv(board_name: str, cmsis: Path, out_channels: int, opt: str) -> dict
 
 
 def ours(ir_path: Path, board_name: str, log=print) -> dict:
-    """The thermometer and first conv of a zoo model on ``board_name``, from its deploy."""
+    """The thermometer and first conv of a zoo model on ``board_name``, from its deploy:
+    ``thermometer``, ``conv`` and their sum ``instructions`` (QEMU, vector 0) and the conv's
+    ``conv_path``. :class:`BenchError` when the deploy fails or disagrees with the oracle."""
     from pipeline.render import name_from_ir_path
     name = name_from_ir_path(ir_path)
     WORK.mkdir(parents=True, exist_ok=True)
@@ -119,13 +151,9 @@ def run_int8(cmsis: Path | None, zoo_dir: Path = ZOO_DIR, out: Path = RESULT,
     """Every zoo model's first layer against the int8 one of the same width, on BOARDS."""
     cmsis = check_cmsis(cmsis)
     rows = []
-    for ir_path in sorted(zoo_dir.glob("*/model.ir.json")):
+    for ir_path in check_zoo(zoo_dir):  # BenchError before anything is written
         model = ir.Model.load(ir_path)
         conv = model.layers[1]
-        if model.input_shape[:2] != IMAGE or conv.kind != "bconv2d" or \
-                tuple(conv.kernel) != (3, 3) or conv.groups != 1:
-            log(f"[int8] {ir_path.parent.name}: first layer is not a 3x3 conv on 28x28; skipped")
-            continue
         cout = conv.out_channels
         row = {"model": ir_path.parent.name, "out_channels": cout,
                "planes": model.layers[0].planes, "binary_macs": conv.macs,
