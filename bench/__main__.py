@@ -78,6 +78,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     help="peers, flash, int8: the zoo folder (default: zoo/)")
     ap.add_argument("--cmsis-nn", type=Path, metavar="PATH",
                     help="int8: a checkout of https://github.com/ARM-software/CMSIS-NN")
+    ap.add_argument("--binary-only", action="store_true",
+                    help="peers: refresh only the binary rows (zoo, default model) of "
+                         "bench/results/peers.json; the peers keep their earlier rows")
     ap.add_argument("--no-deploy", action="store_true",
                     help="peers: do not deploy the binary models to read their instruction counts")
     return ap.parse_args(argv)
@@ -102,8 +105,12 @@ def run_one(name: str, args: argparse.Namespace) -> None:
         from . import peers
         kw = peers.QUICK if args.quick else {}
         kw = {**kw, **({"epochs": args.epochs} if args.epochs else {})}
-        doc = peers.run_peers(default_ir=args.ir, deploy=not args.no_deploy,
-                              zoo_dir=args.zoo or peers.ZOO_DIR, **kw)
+        if args.binary_only:
+            doc = peers.refresh_binary_rows(zoo_dir=args.zoo or peers.ZOO_DIR,
+                                            default_ir=args.ir, deploy=not args.no_deploy)
+        else:
+            doc = peers.run_peers(default_ir=args.ir, deploy=not args.no_deploy,
+                                  zoo_dir=args.zoo or peers.ZOO_DIR, **kw)
         print(f"[peers] wrote {doc['written']}")
     elif name == "m55":
         from . import m55_vs_m4

@@ -415,7 +415,9 @@ def peers_section(p: dict | None) -> str:
             f"{name} ({b / 8000:g} KB): {100 * d:+.2f} points" for name, b, d in gaps) + ".")
     plot = (f"\n\n![accuracy vs weight storage]({PEERS_PLOT})"
             if (DOC.parent / PEERS_PLOT).is_file() else "")
-    return (f"## Peers: float and int8 CNNs at the same storage ({p['date']})\n\n"
+    when = p["date"] + (f"; binary rows {p['binary_rows_date']}"
+                        if p.get("binary_rows_date") else "")
+    return (f"## Peers: float and int8 CNNs at the same storage ({when})\n\n"
             "What a user would pick instead at each zoo budget (125 KB, 32 KB, 8 KB of weights), "
             "side by side. " + " ".join(notes) + "\n\n" + _table(header, peers_rows(p)) + plot)
 

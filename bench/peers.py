@@ -608,6 +608,30 @@ def run_peers(out: Path = RESULT, epochs: int = EPOCHS, train_limit: int | None 
     return {**doc, "written": ", ".join(str(w) for w in written)}
 
 
+def refresh_binary_rows(out: Path = RESULT, zoo_dir: Path = ZOO_DIR,
+                        default_ir: Path | None = None, deploy: bool = True,
+                        plot: Path | None = PLOT, log=print) -> dict:
+    """Re-read the binary rows of an earlier :func:`run_peers` document at ``out`` (the zoo's
+    and, when its IR is here, the default model's; deployed again unless ``deploy`` is false)
+    without retraining or re-evaluating the peers, which keep their rows and date. The default
+    row keeps its earlier value when no default IR is here. Writes ``out`` and the plot; returns
+    the document plus ``written``. :class:`BenchError` when ``out`` holds no earlier result."""
+    doc = read_json(out)
+    if not doc or "peers" not in doc:
+        raise BenchError(f"{out}: no earlier peers result to refresh; run `python -m bench peers`")
+    old_default = next((r for r in doc.get("binary", []) if "default" in r.get("kind", "")), None)
+    default = default_row(default_ir, deploy, log)
+    if default.get("accuracy") is None and old_default is not None:
+        default = old_default
+    doc["binary"] = [default] + zoo_rows(zoo_dir, deploy, log)
+    doc["binary_rows_date"] = today()
+    write_json(out, doc)
+    written = [out]
+    if plot is not None and write_plot(doc, plot):
+        written.append(plot)
+    return {**doc, "written": ", ".join(str(w) for w in written)}
+
+
 # --- the plot ------------------------------------------------------------------------------------
 
 def write_plot(doc: dict, path: Path = PLOT) -> Path | None:

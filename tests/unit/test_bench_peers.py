@@ -160,3 +160,27 @@ def test_gap_to_the_binary_model_at_its_budget():
     assert [(n, b, round(d, 4)) for n, b, d in docs.peers_gaps(doc)] == [
         ("fashion-glt-64k", 64000, 0.0512)]
     assert "fashion-glt-64k (8 KB): +5.12 points" in docs.peers_section(doc)
+
+
+def test_binary_only_refresh_keeps_the_peers(tmp_path, monkeypatch):
+    """`bench peers --binary-only`: the zoo rows are read again, the peers' rows and date and
+    (without a default IR here) the default row stay as they were."""
+    monkeypatch.setattr(peers, "DEFAULT_IRS", [])
+    out = tmp_path / "peers.json"
+    old = {"date": "2026-11-30", "peers": [{"model": "int8-x", "accuracy": 0.9}],
+           "binary": [{"model": "fashion_glt (default)", "kind": "binary (default config)",
+                       "accuracy": 0.885},
+                      {"model": "stale", "kind": "binary (zoo)", "accuracy": 0.1}]}
+    out.write_text(json.dumps(old))
+    doc = peers.refresh_binary_rows(out, deploy=False, plot=None)
+    saved = json.loads(out.read_text())
+    assert saved["peers"] == old["peers"] and saved["date"] == "2026-11-30"
+    assert saved["binary"][0] == old["binary"][0]
+    zoo = sorted(p.parent.name for p in peers.ZOO_DIR.glob("*/metrics.json"))
+    assert sorted(r["model"] for r in saved["binary"][1:]) == zoo
+    assert "binary_rows_date" in saved and doc["written"] == str(out)
+
+
+def test_binary_only_refresh_needs_an_earlier_result(tmp_path):
+    with pytest.raises(peers.BenchError, match="no earlier peers result"):
+        peers.refresh_binary_rows(tmp_path / "none.json", deploy=False, plot=None)
