@@ -52,7 +52,9 @@ INSTALL_HINT = ("pip install -c constraints.txt -e '.[peers]' (or `make setup`) 
 # The zoo's budgets: name of the zoo model, storage budget in bits.
 BUDGETS = (("fashion-glt-1m", 1_000_000), ("fashion-glt-256k", 256_000),
            ("fashion-glt-64k", 64_000))
-EPOCHS = 5  # the default binary model's schedule when the peers were sized (2026-11-30): 1 teacher + 4 student epochs
+# The default binary model's schedule when the peers were sized (2026-11-30): 1 teacher + 4
+# student epochs.
+EPOCHS = 5
 BATCH = 128
 # The training recipe (as the binary models': cosine learning rate; horizontal flips as the zoo's
 # configs). Stored with each cached training: a different recipe trains again.
