@@ -4,7 +4,7 @@ all runs kernels, e2e, agreement, accuracy, then regenerates docs/benchmarks.md.
 study of issue 15, about 2 hours on 2 cores; not part of all) runs its grid, or with --report
 regenerates docs/paper.md from bench/results/paper.json. `m55` (not part of all; about 10
 minutes on 2 cores) compares every layer of random IRs on Cortex-M55 and Cortex-M4
-(bench/m55_vs_m4.py, bench/results/m55_vs_m4.json). `peers` (not part of all; about 15 CPU
+(bench/m55_vs_m4.py, bench/results/m55_vs_m4.json). `peers` (not part of all; about 12 CPU
 minutes, cached under build/bench/peers/) trains float and int8 Keras CNNs at the zoo's weight
 budgets, runs them in the TFLite Micro interpreter and writes bench/results/peers.json (needs the
 [peers] extra: tflite-micro). `flash` (not part of all; about a minute per model and board)
@@ -69,8 +69,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--warm-only", action="store_true",
                     help="e2e: keep the earlier cold build and time only the warm deploy")
     ap.add_argument("--epochs", type=int, default=None,
-                    help="peers: training epochs of each CNN (default 5, about the previous "
-                         "default binary model's 1 teacher + 4 student epochs)")
+                    help="peers: training epochs of each CNN (default 30, as the zoo's binary "
+                         "models)")
     ap.add_argument("--models", type=int, default=None,
                     help="m55: random models besides the issue's fixed cases (default 24, as "
                          "in bench/results/m55_vs_m4.json)")
