@@ -39,12 +39,11 @@ from __future__ import annotations
 
 import bisect
 import re
-import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import RESULTS_DIR, ROOT, WORK_DIR, BenchError, machine, read_json, today, write_json
+from . import (RESULTS_DIR, ROOT, WORK_DIR, BenchError, deploy_ir, machine, read_json,
+               today, write_json)
 
 RESULT = RESULTS_DIR / "flash_reads.json"
 DEPLOY_DIR = WORK_DIR / "flash"
@@ -345,27 +344,11 @@ def check_zoo(zoo_dir: Path) -> list[Path]:
     return models
 
 
-def _deploy(ir_path: Path, board: str, log=print) -> Path:
-    """``python -m pipeline deploy --ir`` into :data:`DEPLOY_DIR`; returns the deploy folder
-    (``<model>/<board>/``); :class:`BenchError` naming the log when it fails."""
-    from pipeline.render import name_from_ir_path
-    name = name_from_ir_path(ir_path)
-    DEPLOY_DIR.mkdir(parents=True, exist_ok=True)
-    logfile = DEPLOY_DIR / f"{name}-{board}.log"
-    cmd = [sys.executable, "-m", "pipeline", "deploy", "--ir", str(ir_path), "--board", board,
-           "--build-dir", str(DEPLOY_DIR)]
-    log(f"[flash] deploy {ir_path.parent.name} on {board} (log: {logfile})")
-    with open(logfile, "w") as f:
-        proc = subprocess.run(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT)
-    if proc.returncode != 0:
-        raise BenchError(f"{' '.join(cmd)} failed (exit {proc.returncode}); see {logfile}")
-    return DEPLOY_DIR / name / board
-
-
 def run_flash(boards: tuple[str, ...] = DEFAULT_BOARDS, zoo_dir: Path = ZOO_DIR,
               out: Path = RESULT, log=print) -> dict:
     """Deploy every zoo model on ``boards``, measure its flash reads and write ``out``."""
     from pipeline import ir
+    from pipeline.render import name_from_ir_path
 
     checked = {b: check_board(b) for b in boards}  # before any deploy
     models = check_zoo(zoo_dir)
@@ -376,7 +359,8 @@ def run_flash(boards: tuple[str, ...] = DEFAULT_BOARDS, zoo_dir: Path = ZOO_DIR,
                            if getattr(layer, "weights", None) is not None)
         for b in boards:
             board = checked[b]
-            deploy_dir = _deploy(ir_path, b, log)
+            deploy_ir(ir_path, b, DEPLOY_DIR, "flash", log)
+            deploy_dir = DEPLOY_DIR / name_from_ir_path(ir_path) / b
             rec = measure_deploy(board, deploy_dir)
             whole = rec["inference"]
             log(f"[flash] {ir_path.parent.name} on {b}: {whole['weight_words']:,} weight words, "

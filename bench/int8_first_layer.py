@@ -23,14 +23,14 @@ instruction counter (``firmware_templates/platform/icount.c``, exact executed in
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 from pipeline import boards as boards_mod
 from pipeline import build, emulate, ir
 from pipeline.errors import PipelineError
 
-from . import RESULTS_DIR, ROOT, WORK_DIR, BenchError, machine, read_json, today, write_json
+from . import (RESULTS_DIR, ROOT, WORK_DIR, BenchError, deploy_ir, machine, read_json,
+               today, write_json)
 
 RESULT = RESULTS_DIR / "int8_first_layer.json"
 WORK = WORK_DIR / "int8"
@@ -125,18 +125,7 @@ def ours(ir_path: Path, board_name: str, log=print) -> dict:
     """The thermometer and first conv of a zoo model on ``board_name``, from its deploy:
     ``thermometer``, ``conv`` and their sum ``instructions`` (QEMU, vector 0) and the conv's
     ``conv_path``. :class:`BenchError` when the deploy fails or disagrees with the oracle."""
-    from pipeline.render import name_from_ir_path
-    name = name_from_ir_path(ir_path)
-    WORK.mkdir(parents=True, exist_ok=True)
-    logfile = WORK / f"{name}-{board_name}.log"
-    cmd = [sys.executable, "-m", "pipeline", "deploy", "--ir", str(ir_path), "--board",
-           board_name, "--build-dir", str(WORK)]
-    log(f"[int8] deploy {ir_path.parent.name} on {board_name} (log: {logfile})")
-    with open(logfile, "w") as f:
-        proc = subprocess.run(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT)
-    report = read_json(WORK / name / board_name / "report.json") or {}
-    if proc.returncode != 0 or report.get("mismatches") != 0:
-        raise BenchError(f"{' '.join(cmd)} failed or disagrees with the oracle; see {logfile}")
+    report = deploy_ir(ir_path, board_name, WORK, "int8", log)
     first = report["layers"][:2]
     if [l["kind"] for l in first] != ["thermometer", "bconv2d"]:
         raise BenchError(f"{ir_path}: the first layers are {[l['kind'] for l in first]}, not "

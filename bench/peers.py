@@ -29,15 +29,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
-import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from . import RESULTS_DIR, ROOT, WORK_DIR, BenchError, machine, read_json, today, write_json
+from . import (RESULTS_DIR, ROOT, WORK_DIR, BenchError, deploy_ir, machine, read_json,
+               today, write_json)
 
 PEERS_DIR = WORK_DIR / "peers"
 DEPLOY_DIR = PEERS_DIR / "deploy"
@@ -417,24 +416,8 @@ def ir_summary(ir_path: Path) -> dict:
 def deploy_instructions(ir_path: Path, log=print) -> dict:
     """Instructions per inference on each board of BOARDS, from the project's own deploy of
     the IR (render, build, QEMU with -icount; stage-cached, so a rerun is quick)."""
-    from pipeline.render import name_from_ir_path
-    name = name_from_ir_path(ir_path)
-    counts = {}
-    DEPLOY_DIR.mkdir(parents=True, exist_ok=True)
-    for board, _cpu_name in BOARDS:
-        cmd = [sys.executable, "-m", "pipeline", "deploy", "--ir", str(ir_path), "--board", board,
-               "--build-dir", str(DEPLOY_DIR)]
-        logfile = DEPLOY_DIR / f"{name}-{board}.log"
-        log(f"[peers] deploy {ir_path} on {board} (log: {logfile})")
-        with open(logfile, "w") as f:
-            proc = subprocess.run(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT)
-        if proc.returncode != 0:
-            raise BenchError(f"{' '.join(cmd)} failed (exit {proc.returncode}); see {logfile}")
-        report = read_json(DEPLOY_DIR / name / board / "report.json") or {}
-        if report.get("mismatches"):
-            raise BenchError(f"{name} on {board}: firmware disagrees with the oracle")
-        counts[board] = report.get("instructions_per_inference")
-    return counts
+    return {board: deploy_ir(ir_path, board, DEPLOY_DIR, "peers", log)
+            .get("instructions_per_inference") for board, _cpu_name in BOARDS}
 
 
 def _zoo_training(metrics: dict) -> str | None:
