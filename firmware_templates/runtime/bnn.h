@@ -103,6 +103,12 @@ bnn_status bnn_thermometer(const bnn_thermometer_params *p, const uint8_t *in, u
 int bnn_thermometer_is_table(const bnn_thermometer_params *p);
 bnn_status bnn_thermometer_table_opt(const bnn_thermometer_params *p, const uint8_t *in,
                                      uint32_t *out);
+/* The path bnn_thermometer_opt takes for p (shapes only; thresholds only tested for non-NULL):
+ * "ref" (more than 31 planes), "table", "words_mve" (Helium builds, at most 8 planes; in
+ * base2 mode only where a pixel's planes fit 32 bits or each channel is a packing group) or
+ * "words"; "invalid" where p fails the checks.
+ * Mirrored by pipeline.ops.thermometer.thermometer_path. */
+const char *bnn_thermometer_path_name(const bnn_thermometer_params *p);
 
 /* ------------------------------------------------------------------------------------------
  * Binary 2-D convolution with a threshold (folded BatchNorm + sign) output.

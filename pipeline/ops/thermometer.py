@@ -102,14 +102,24 @@ def is_table(layer: Thermometer, out_pack_groups: int) -> bool:
     return c * layer.planes // out_pack_groups == layer.planes
 
 
-def thermometer_path(layer: Thermometer, out_pack_groups: int) -> str:
+def thermometer_path(layer: Thermometer, out_pack_groups: int, target=None) -> str:
     """The path ``bnn_thermometer_opt`` takes for a valid ``layer`` whose output is packed in
-    ``out_pack_groups`` groups: ``"ref"`` (more than 31 planes: the reference loop),
-    ``"table"`` (:func:`is_table`: ``bnn_thermometer_table_opt``), else ``"words"`` (each
-    output word assembled in a register). The same on every core (no Helium variant)."""
+    ``out_pack_groups`` groups, in a runtime built for ``target`` (a
+    :class:`pipeline.targets.KernelTarget`; ``None``: a build without Helium): ``"ref"`` (more
+    than 31 planes: the reference loop), ``"table"`` (:func:`is_table`:
+    ``bnn_thermometer_table_opt``), else ``"words_mve"`` on Helium builds with at most 8 planes
+    (thresholds: each pixel's planes by one vector compare; base2 where every plane has a fixed
+    place, all planes of a pixel in 32 bits or a packing group per channel: 4 pixels per
+    vector) or ``"words"`` (each output word assembled in a register). Mirror of ``bnn_thermometer_path_name()``, checked against it by
+    ``tests/kernels/test_path_mirror.py``."""
     if layer.planes > 31:
         return "ref"
-    return "table" if is_table(layer, out_pack_groups) else "words"
+    if is_table(layer, out_pack_groups):
+        return "table"
+    c, m = layer.in_shape[2], layer.planes
+    fixed = c * m <= 32 or out_pack_groups == c  # thermometer_words_fixed_fits
+    vector = target is not None and target.mve and m <= 8
+    return "words_mve" if vector and (layer.mode == "thresholds" or fixed) else "words"
 
 
 class ThermometerOp(LayerOp):
@@ -189,7 +199,7 @@ class ThermometerOp(LayerOp):
         return 0
 
     def kernel_path(self, layer: Thermometer, out_pack_groups: int, target) -> str:
-        return thermometer_path(layer, out_pack_groups)
+        return thermometer_path(layer, out_pack_groups, target)
 
     def random_layer(self, rng, in_shape, name):
         mode = "base2" if rng.random() < 0.25 else "thresholds"

@@ -40,14 +40,22 @@ def _words(arr: np.ndarray) -> np.ndarray:
 
 # --- thermometer -----------------------------------------------------------------------------
 
-def thermometer_case(rng: np.random.Generator) -> tuple[Case, np.ndarray]:
+def thermometer_case(rng: np.random.Generator, group_per_channel: bool = False,
+                     wide: bool = False) -> tuple[Case, np.ndarray]:
+    """A random thermometer and image; ``group_per_channel``: 2-4 channels of at most 8 planes,
+    the output packed in one group per channel; ``wide``: 5 channels of 7 or 8 planes (more
+    than 32 bits a pixel) in 2 or 4 groups (8 planes) or 5 groups (7 planes)."""
     mode = "base2" if rng.random() < 0.3 else "thresholds"
-    channels = int(rng.choice([1, 3, 1, 3, 2, 4]))
-    planes = int(rng.integers(1, 9)) if mode == "base2" else int(
+    channels = int(rng.choice([2, 3, 4] if group_per_channel else [1, 3, 1, 3, 2, 4]))
+    planes = int(rng.integers(1, 9)) if mode == "base2" or group_per_channel else int(
         rng.choice([rng.integers(1, 17), rng.integers(17, 41)], p=[0.85, 0.15]))
+    if wide:
+        channels, planes = 5, int(rng.choice([7, 8]))
     h, w = (int(v) for v in rng.integers(1, 11, size=2))
     layer = R.random_thermometer(rng, (h, w, channels), planes, mode)
-    groups = _divisor(rng, channels * planes)
+    groups = channels if group_per_channel else _divisor(rng, channels * planes)
+    if wide:
+        groups = int(rng.choice([2, 4])) if planes == 8 else 5
     image = R.random_images(int(rng.integers(1 << 30)), 1, (h, w, channels))
     if mode == "thresholds":  # put pixels exactly on thresholds (the >= edge)
         hit = rng.random(image.shape) < 0.3

@@ -2,10 +2,13 @@
  * mve_qemu_main.c - firmware of tests/kernels/test_kernels_mve_qemu.py: runs bnn_bconv2d_opt, the
  * bnn_bconv2d wrapper and the bitsliced_mve path called directly on every conv case of the
  * generated mve_cases.h, and bnn_bdense_hidden / bnn_bdense_output (_opt and wrapper) on every
- * dense case, and compares each output with the oracle's words. One record per call:
+ * dense case, bnn_thermometer_opt and the wrapper on every thermometer case, and compares
+ * each output with the oracle's words. One record per call:
  *     BNN conv case=<i> variant=opt|wrapper|bitsliced_mve path=<selected path> status=<bnn_status>
  *         match=0|1 crc=<CRC-32 of output>
  *     BNN dense case=<i> variant=opt|wrapper status=<bnn_status> match=0|1 crc=<CRC-32>
+ *     BNN thermo case=<i> variant=opt|wrapper path=<thermometer path> status=<bnn_status>
+ *         match=0|1 crc=<CRC-32>
  * plus "BNN build mve=0|1" (whether the runtime was compiled with its Helium path) first.
  * A direct path call on a geometry its predicate refuses must return BNN_ERR_SHAPE (match=1
  * then means exactly that). Exits with the number of failed calls.
@@ -93,6 +96,30 @@ static int run_dense(int32_t index, const mve_dense_case *c, int wrapper)
     return ok;
 }
 
+/* A thermometer case: bnn_thermometer_opt or the bnn_thermometer wrapper. */
+static int run_thermo(int32_t index, const mve_thermo_case *c, int wrapper)
+{
+    bnn_status st;
+    int32_t i;
+    int ok;
+    for (i = 0; i < MVE_OUT_WORDS_MAX; i++)
+        out[i] = POISON;
+    st = wrapper ? bnn_thermometer(&c->params, c->input, out)
+                 : bnn_thermometer_opt(&c->params, c->input, out);
+    ok = st == BNN_OK;
+    for (i = 0; i < c->out_words; i++)
+        ok = ok && out[i] == c->expected[i];
+    bnn_rec_begin("thermo");
+    bnn_rec_i32("case", index);
+    bnn_rec_str("variant", wrapper ? "wrapper" : "opt");
+    bnn_rec_str("path", bnn_thermometer_path_name(&c->params));
+    bnn_rec_i32("status", (int32_t)st);
+    bnn_rec_u32("match", (uint32_t)ok);
+    bnn_rec_hex("crc", crc32_words(out, c->out_words));
+    bnn_rec_end();
+    return ok;
+}
+
 int main(void)
 {
     int32_t i;
@@ -112,6 +139,10 @@ int main(void)
     for (i = 0; i < mve_dense_count; i++) {
         failures += !run_dense(i, &mve_dense_cases[i], 0);
         failures += !run_dense(i, &mve_dense_cases[i], 1);
+    }
+    for (i = 0; i < mve_thermo_count; i++) {
+        failures += !run_thermo(i, &mve_thermo_cases[i], 0);
+        failures += !run_thermo(i, &mve_thermo_cases[i], 1);
     }
     return failures;
 }

@@ -1,12 +1,13 @@
 /*
  * path_probe.c - the runtime's own path choice for many geometries, for
  * tests/kernels/test_path_mirror.py, which compares it with the Python mirror
- * (pipeline.ops.bconv2d.fast_path, pipeline.ops.thermometer.is_table).
+ * (pipeline.ops.bconv2d.fast_path, pipeline.ops.thermometer.thermometer_path).
  *
  * The geometries come from the generated path_cases.h (uint8 fields: the predicates read only
  * shapes, so no weights are needed). One record per case:
  *     BNN conv i=<case> path=<bnn_bconv2d_path_name(bnn_bconv2d_select_path(&p))>
  *     BNN thermo i=<case> table=<bnn_thermometer_is_table(&p)>
+ *                     path=<bnn_thermometer_path_name(&p)>
  * after "BNN build mve=0|1 v6m=0|1" (the compile-time facts the choice depends on).
  * Built for the host with -DPATH_PROBE_HOST (printf), else as firmware with the platform's
  * record functions (QEMU).
@@ -67,6 +68,7 @@ int main(void)
         REC_BEGIN("thermo");
         REC_INT("i", i);
         REC_INT("table", bnn_thermometer_is_table(&p));
+        REC_STR("path", bnn_thermometer_path_name(&p));
         REC_END();
     }
     return 0;

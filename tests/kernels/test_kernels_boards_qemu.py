@@ -1,4 +1,5 @@
-"""bnn_bconv2d_opt and bnn_bconv2d (so every fast path the geometry selects on that core) against
+"""bnn_bconv2d_opt and bnn_bconv2d (so every fast path the geometry selects on that core), and
+bnn_thermometer_opt and bnn_thermometer on the thermometer cases of test_kernels_mve_qemu.py, against
 the oracle in QEMU on every emulated board: the boundary geometries of test_bconv2d_paths.py
 (each path and each side of its predicates, the default model's convs) plus seeded random
 convolutions, built with the board's own flags at -O2. Which path a geometry takes differs per
@@ -15,7 +16,7 @@ import kernel_cases
 import test_bconv2d_paths as paths
 from kernel_harness import BNN_OK, RUNTIME
 from pipeline import boards, build, emulate
-from test_kernels_mve_qemu import MAIN, cases_header
+from test_kernels_mve_qemu import MAIN, cases_header, thermo_cases
 
 BOARDS = ("microbit", "mps2-an385", "mps2-an386", "mps2-an500", "mps2-an505", "mps3-an547")
 SEED = 20261202
@@ -32,7 +33,7 @@ def cases():
 
 @pytest.mark.parametrize("board_name", BOARDS)
 def test_conv_paths_match_oracle_in_qemu(tmp_path, board_name):
-    (tmp_path / "mve_cases.h").write_text(cases_header(cases()))
+    (tmp_path / "mve_cases.h").write_text(cases_header(cases(), (), thermo_cases()))
     board = boards.load_board(board_name)
     result = build.build_firmware(board, [MAIN, *sorted(RUNTIME.glob("*.c"))],
                                   [tmp_path, RUNTIME], tmp_path / "fw")
@@ -46,5 +47,13 @@ def test_conv_paths_match_oracle_in_qemu(tmp_path, board_name):
             if (r is None or int(r["status"]) != BNN_OK or r["match"] != "1"
                     or int(r["crc"], 16) != want_crc):
                 bad.append(f"case {i} {variant} params={case.params}: {r}")
+    thermo = {(int(r["case"]), r["variant"]): r for r in run.find("thermo")}
+    for i, (case, expected) in enumerate(thermo_cases()):
+        want_crc = zlib.crc32(np.ascontiguousarray(expected, dtype="<u4").tobytes())
+        for variant in ("opt", "wrapper"):
+            r = thermo.get((i, variant))
+            if (r is None or int(r["status"]) != BNN_OK or r["match"] != "1"
+                    or int(r["crc"], 16) != want_crc):
+                bad.append(f"thermometer case {i} {variant} params={case.params}: {r}")
     assert not bad, f"{board_name}:\n" + "\n".join(bad[:10])
     assert run.exit_code == 0

@@ -92,7 +92,7 @@ def thermo_layers() -> list[tuple[Thermometer, int]]:
     out = []
     for i in range(400):
         mode = "base2" if i % 4 == 0 else "thresholds"
-        channels = int(rng.choice([1, 2, 3, 4]))
+        channels = int(rng.choice([1, 2, 3, 4, 5]))
         planes = int(rng.integers(1, 9)) if mode == "base2" else int(
             rng.choice([rng.integers(1, 12), rng.integers(12, 41)], p=[0.8, 0.2]))
         h, w = (int(v) for v in rng.choice([1, 4, 7, 8, 9, 12], size=2))  # 64 pixels: 8x8
@@ -127,6 +127,12 @@ def check(records: list[tuple[str, dict]], target, convs, thermos) -> None:
     bad = [f"thermometer case {i} {layer.in_shape} planes={layer.planes} groups={groups}"
            for i, (layer, groups) in enumerate(thermos) if is_table(layer, groups) != table[i]]
     assert not bad, "\n".join(bad[:15])
+    path = {int(r["i"]): r["path"] for tag, r in records if tag == "thermo"}
+    bad = [f"thermometer case {i} {layer.in_shape} planes={layer.planes} groups={groups}: "
+           f"C {path[i]}, Python {thermometer_path(layer, groups, target)}"
+           for i, (layer, groups) in enumerate(thermos)
+           if thermometer_path(layer, groups, target) != path[i]]
+    assert not bad, f"{target.name}: " + "\n".join(bad[:15])
 
 
 def _records(text: str) -> list[tuple[str, dict]]:
@@ -137,8 +143,9 @@ def test_the_cases_reach_every_boundary():
     convs = conv_geometries()
     taken = {fast_path(g, t) for g in convs for t in (targets.HOST, targets.V6M, targets.HELIUM)}
     assert taken == {name for name, _ in FAST_PATHS} | {FALLBACK_PATH}
-    paths = {thermometer_path(layer, groups) for layer, groups in thermo_layers()}
-    assert paths == {"table", "words", "ref"}
+    paths = {thermometer_path(layer, groups, t) for layer, groups in thermo_layers()
+             for t in (targets.HOST, targets.HELIUM)}
+    assert paths == {"table", "words", "words_mve", "ref"}
 
 
 @pytest.fixture(scope="module")
