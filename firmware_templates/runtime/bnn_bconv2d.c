@@ -655,10 +655,33 @@ static int32_t field_words(const bnn_bconv2d_params *p)
     return p->kernel_h * p->kernel_w * bnn_words_per_group(p->in_c / p->groups);
 }
 
+/* Helium paths put 4 output pixels in a vector: with fewer than 4 pixels in the whole output
+ * every vector has idle lanes and the vector set-up is not repaid; bench/m55_vs_m4.py measured
+ * such layers running more instructions on Cortex-M55 than the scalar paths on Cortex-M4. */
+#define BNN_MVE_MIN_PIXELS 4
+
+#ifdef BNN_HAVE_MVE
+/* Tested first by the Helium predicates: on a tiny layer they then cost a few instructions
+ * before the scalar path's own (the dispatch runs on every call). */
+static int mve_pixels(const bnn_bconv2d_params *p)
+{
+    return p != 0 && p->stride > 0 &&
+           ((p->in_h + 2 * p->padding - p->kernel_h) / p->stride + 1) *
+                   ((p->in_w + 2 * p->padding - p->kernel_w) / p->stride + 1) >=
+               BNN_MVE_MIN_PIXELS;
+}
+
+/* The mve path's geometry, pixels aside. */
+static int mve_fits(const bnn_bconv2d_params *p)
+{
+    return shape_ok(p) && field_words(p) <= BNN_MVE_MAX_WORDS;
+}
+#endif
+
 int bnn_bconv2d_is_mve(const bnn_bconv2d_params *p)
 {
 #ifdef BNN_HAVE_MVE
-    return shape_ok(p) && field_words(p) <= BNN_MVE_MAX_WORDS;
+    return mve_pixels(p) && mve_fits(p);
 #else
     (void)p;
     return 0;
@@ -706,21 +729,12 @@ static int32_t slice_run_channels(const bnn_bconv2d_params *p)
 }
 #endif
 
-int bnn_bconv2d_is_bitsliced(const bnn_bconv2d_params *p)
+/* The scalar bit-sliced path's geometry and cost model (any build). */
+static int bitsliced_fits(const bnn_bconv2d_params *p)
 {
     int32_t taps, kin, out_g, runs, nd, other;
-#ifdef BNN_HAVE_MVE
-    /* Never on Helium builds: a geometry the scalar bit-sliced path fits (at most 16 channels
-     * per group) fits bitsliced_mve and mve too, tried first and right after it. Where
-     * bitsliced_mve lost to mve by the Helium cost model, the scalar path (about 4x the
-     * instructions of bitsliced_mve per input) loses to mve as well: bench/m55_vs_m4.py
-     * measured it running more instructions on Cortex-M55 than on Cortex-M4. */
-    (void)p;
-    return 0;
-#else
     if (!slice_fits(p, BNN_WORD_BITS))
         return 0;
-#endif
     taps = p->kernel_h * p->kernel_w;
     kin = slice_weight_words(p);
     /* Per group: a run of up to 32 channels costs the same however few it holds (48 channels
@@ -730,6 +744,21 @@ int bnn_bconv2d_is_bitsliced(const bnn_bconv2d_params *p)
     nd = dense_words(p);
     other = nd > 0 ? BNN_COST_LANES_ND * nd + 14 : BNN_COST_WORDS_N * taps + 20;
     return runs * (BNN_COST_SLICE_INPUT * kin + 100) < out_g * other;
+}
+
+int bnn_bconv2d_is_bitsliced(const bnn_bconv2d_params *p)
+{
+#ifdef BNN_HAVE_MVE
+    /* On Helium builds only below BNN_MVE_MIN_PIXELS output pixels: elsewhere a geometry the
+     * scalar bit-sliced path fits (at most 16 channels per group) fits bitsliced_mve and mve
+     * too, tried first and right after it. Where bitsliced_mve lost to mve by the Helium cost
+     * model, the scalar path (about 4x the instructions of bitsliced_mve per input) loses to mve
+     * as well: bench/m55_vs_m4.py measured it running more instructions on Cortex-M55 than on
+     * Cortex-M4. */
+    if (mve_pixels(p))
+        return 0;
+#endif
+    return bitsliced_fits(p);
 }
 
 /* Helium cost model, instructions per block of 4 output pixels measured on Cortex-M55 (QEMU):
@@ -743,14 +772,21 @@ int bnn_bconv2d_is_bitsliced(const bnn_bconv2d_params *p)
 /* Bit-sliced on Helium where the field is one word per tap of at most 16 channels per group
  * (the scalar bit-sliced geometry narrowed to 16 channels), at most 36 blocks of 8 inputs,
  * K <= 510, and where it beats the mve path by the cost model (many channels per run). */
+#ifdef BNN_HAVE_MVE
+/* The bitsliced_mve geometry and cost model, pixels aside. */
+static int bitsliced_mve_fits(const bnn_bconv2d_params *p)
+{
+    return slice_fits(p, 16) &&
+           BNN_COST_VSLICE_INPUT * slice_weight_words(p) + BNN_COST_VSLICE_RUN <
+               slice_run_channels(p) *
+                   (BNN_COST_MVE_N * p->kernel_h * p->kernel_w + BNN_COST_MVE_CHANNEL);
+}
+#endif
+
 int bnn_bconv2d_is_bitsliced_mve(const bnn_bconv2d_params *p)
 {
 #ifdef BNN_HAVE_MVE
-    if (!slice_fits(p, 16))
-        return 0;
-    return BNN_COST_VSLICE_INPUT * slice_weight_words(p) + BNN_COST_VSLICE_RUN <
-           slice_run_channels(p) *
-               (BNN_COST_MVE_N * p->kernel_h * p->kernel_w + BNN_COST_MVE_CHANNEL);
+    return mve_pixels(p) && bitsliced_mve_fits(p);
 #else
     (void)p;
     return 0;
@@ -767,14 +803,23 @@ int bnn_bconv2d_is_field18(const bnn_bconv2d_params *p)
     return shape_ok(p) && field_words(p) == 18;
 }
 
+/* The predicates in order (bitsliced_mve, bitsliced, mve, lanes, field9, field18, else words),
+ * with the pixel test of the Helium ones made once: it runs on every call of bnn_bconv2d_opt. */
 bnn_bconv2d_path bnn_bconv2d_select_path(const bnn_bconv2d_params *p)
 {
-    if (bnn_bconv2d_is_bitsliced_mve(p))
-        return BNN_BCONV2D_PATH_BITSLICED_MVE;
-    if (bnn_bconv2d_is_bitsliced(p))
+#ifdef BNN_HAVE_MVE
+    if (mve_pixels(p)) { /* is_bitsliced is 0 here */
+        if (bitsliced_mve_fits(p))
+            return BNN_BCONV2D_PATH_BITSLICED_MVE;
+        if (mve_fits(p))
+            return BNN_BCONV2D_PATH_MVE;
+    } else if (bitsliced_fits(p)) {
         return BNN_BCONV2D_PATH_BITSLICED;
-    if (bnn_bconv2d_is_mve(p))
-        return BNN_BCONV2D_PATH_MVE;
+    }
+#else
+    if (bitsliced_fits(p))
+        return BNN_BCONV2D_PATH_BITSLICED;
+#endif
     if (bnn_bconv2d_is_lanes(p))
         return BNN_BCONV2D_PATH_LANES;
     if (bnn_bconv2d_is_field9(p))

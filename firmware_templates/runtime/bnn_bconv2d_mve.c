@@ -170,22 +170,61 @@ static BNN_ALWAYS_INLINE vec run_bits(const uint32_t *colv, const uint32_t *w, i
     return veorq_u32(bits, vdupq_n_u32(run->invert));
 }
 
-/* Gather the receptive fields of pixels first .. first + lanes - 1 into colv, interleaved;
- * lanes past the last pixel get zeros (computed, then dropped). */
+/*
+ * Gather the receptive fields of pixels first .. first + lanes - 1 into colv, interleaved (word
+ * i of lane l at colv[i * LANES + l]), by vector gathers: one VLDRW gather fetches a field word
+ * of all 4 pixels (their input offsets in one vector; the 4 pixels may span output rows). Where
+ * every lane's field lies inside the input, a tap's offsets are the pixels' first-tap offsets plus
+ * a scalar; elsewhere each tap's lanes are bounds-checked by two vector compares and the lanes
+ * outside (padding, 0) or past the last pixel are predicated off (0, never read).
+ */
 static void gather_block(const bnn_bconv2d_params *p, const uint32_t *in, int32_t g, int32_t wg,
-                         int32_t n, int32_t first, int32_t lanes, uint32_t *colv)
+                         int32_t first, int32_t lanes, uint32_t *colv)
 {
-    int32_t ow = bnn_bconv2d_out_w(p), oy = first / ow, ox = first % ow, lane, i;
-    for (lane = 0; lane < lanes; lane++) {
-        bnn_conv_gather_column(p, in, oy, ox, g, wg, colv + lane, LANES);
+    int32_t ow = bnn_bconv2d_out_w(p), oy = first / ow, ox = first % ow, lane, ky, kx, i;
+    int32_t wpp_in = p->groups * wg, iy0[LANES], ix0[LANES], inside = lanes == LANES;
+    const uint32_t *base = in + g * wg;
+    int32x4_t viy0, vix0;
+    for (lane = 0; lane < LANES; lane++) {
+        iy0[lane] = oy * p->stride - p->padding;
+        ix0[lane] = ox * p->stride - p->padding;
+        inside = inside && iy0[lane] >= 0 && ix0[lane] >= 0 &&
+                 iy0[lane] + p->kernel_h <= p->in_h && ix0[lane] + p->kernel_w <= p->in_w;
         if (++ox == ow) {
             ox = 0;
             oy++;
         }
     }
-    for (; lane < LANES; lane++)
-        for (i = 0; i < n; i++)
-            colv[i * LANES + lane] = 0u;
+    viy0 = vld1q_s32(iy0);
+    vix0 = vld1q_s32(ix0);
+    if (inside) {
+        vec offsets = vreinterpretq_u32_s32(
+            vmulq_n_s32(vmlaq_n_s32(vix0, viy0, p->in_w), wpp_in)); /* first tap, words */
+        for (ky = 0; ky < p->kernel_h; ky++)
+            for (kx = 0; kx < p->kernel_w; kx++) {
+                const uint32_t *src = base + (ky * p->in_w + kx) * wpp_in;
+                for (i = 0; i < wg; i++, colv += LANES)
+                    vst1q_u32(colv, vldrwq_gather_shifted_offset_u32(src + i, offsets));
+            }
+        return;
+    }
+    {
+        vec in_h = vdupq_n_u32((uint32_t)p->in_h), in_w = vdupq_n_u32((uint32_t)p->in_w);
+        mve_pred16_t live = vctp32q((uint32_t)lanes);
+        for (ky = 0; ky < p->kernel_h; ky++) {
+            int32x4_t iy = vaddq_n_s32(viy0, ky);
+            /* 0 <= iy < in_h as one unsigned compare (a negative iy is above in_h) */
+            mve_pred16_t row_in = live & vcmphiq_u32(in_h, vreinterpretq_u32_s32(iy));
+            int32x4_t row = vmulq_n_s32(iy, p->in_w);
+            for (kx = 0; kx < p->kernel_w; kx++) {
+                int32x4_t ix = vaddq_n_s32(vix0, kx);
+                mve_pred16_t tap_in = row_in & vcmphiq_u32(in_w, vreinterpretq_u32_s32(ix));
+                vec offsets = vreinterpretq_u32_s32(vmulq_n_s32(vaddq_s32(row, ix), wpp_in));
+                for (i = 0; i < wg; i++, colv += LANES)
+                    vst1q_u32(colv, vldrwq_gather_shifted_offset_z_u32(base + i, offsets, tap_in));
+            }
+        }
+    }
 }
 
 static BNN_ALWAYS_INLINE void conv_runs(const bnn_bconv2d_params *p, const uint32_t *in,
@@ -198,7 +237,7 @@ static BNN_ALWAYS_INLINE void conv_runs(const bnn_bconv2d_params *p, const uint3
     int32_t first, lane, r;
     for (first = 0; first < pixels; first += LANES) {
         int32_t lanes = pixels - first < LANES ? pixels - first : LANES;
-        gather_block(p, in, g, wg, n, first, lanes, colv);
+        gather_block(p, in, g, wg, first, lanes, colv);
         for (r = 0; r < count; r++) {
             const bnn_channel_run *run = &runs[r];
             uint32_t bits[LANES], *dst = out + first * wpp_out + run->word;

@@ -140,7 +140,7 @@ _WORD_BITS = 32
 _SLICE_BLOCK = 8          # BNN_SLICE_BLOCK: inputs per block of the bit-sliced path
 _SLICE_MAX_BLOCKS = 36    # BNN_SLICE_MAX_BLOCKS
 _SLICE_MAX_BITS = 510     # BNN_SLICE_MAX_BITS: largest K the 9 counter planes hold
-_MVE_MAX_WORDS = 36       # BNN_MVE_MAX_WORDS
+_MVE_MAX_WORDS = 64       # BNN_MVE_MAX_WORDS
 # The cost model (BNN_COST_SLICE_INPUT, BNN_COST_WORDS_N, BNN_COST_LANES_ND): instructions
 # measured on Cortex-M0 for cores without Thumb-2, on Cortex-M4 for every other build.
 _COSTS_V6M = (19, 15, 24)
@@ -198,13 +198,25 @@ def _slice_run_channels(layer) -> int:
     return min(layer.out_channels // layer.groups, _WORD_BITS)
 
 
+#: BNN_MVE_MIN_PIXELS: the Helium paths need at least this many output pixels (4 per vector).
+_MVE_MIN_PIXELS = 4
+
+
+def _mve_pixels(layer) -> bool:
+    """mve_pixels(): the output has at least :data:`_MVE_MIN_PIXELS` pixels."""
+    (h, w, _), (kh, kw) = layer.in_shape, layer.kernel
+    s, pad = layer.stride, layer.padding
+    return ((h + 2 * pad - kh) // s + 1) * ((w + 2 * pad - kw) // s + 1) >= _MVE_MIN_PIXELS
+
+
 def is_bitsliced(layer, target) -> bool:
-    """bnn_bconv2d_is_bitsliced(): never on Helium builds (bitsliced_mve or mve, which fit
-    every geometry it fits there, run fewer instructions); elsewhere one word per tap (at most
-    32 channels per group), at most 36 blocks of 8 inputs, K <= 510, and cheaper than the path
-    that would run otherwise by the target's cost model, counted per group (runs of up to 32
-    channels against a cost per channel)."""
-    if target.mve:
+    """bnn_bconv2d_is_bitsliced(): on Helium builds only with fewer than 4 output pixels
+    (elsewhere bitsliced_mve or mve, which fit every geometry it fits there, run fewer
+    instructions); one word per tap (at most 32 channels per group), at most 36 blocks of 8
+    inputs, K <= 510, and cheaper than the path that would run otherwise by the target's cost
+    model (Thumb-2's on Helium builds), counted per group (runs of up to 32 channels against a
+    cost per channel)."""
+    if target.mve and _mve_pixels(layer):
         return False
     kin = _slice_inputs(layer, _WORD_BITS)
     if not kin:
@@ -223,7 +235,7 @@ def is_bitsliced_mve(layer, target) -> bool:
     16 channels per group, where it beats the mve path by the Helium cost model
     (BNN_COST_VSLICE_INPUT per input + BNN_COST_VSLICE_RUN against BNN_COST_MVE_N per tap +
     BNN_COST_MVE_CHANNEL, per channel of the run)."""
-    if not target.mve:
+    if not target.mve or not _mve_pixels(layer):
         return False
     kin = _slice_inputs(layer, 16)
     if not kin:
@@ -234,8 +246,9 @@ def is_bitsliced_mve(layer, target) -> bool:
 
 
 def is_mve(layer, target) -> bool:
-    """bnn_bconv2d_is_mve(): Helium builds only, receptive field of at most 36 words."""
-    return target.mve and _field_words(layer) <= _MVE_MAX_WORDS
+    """bnn_bconv2d_is_mve(): Helium builds only, receptive field of at most 64 words, at least
+    4 output pixels."""
+    return target.mve and _field_words(layer) <= _MVE_MAX_WORDS and _mve_pixels(layer)
 
 
 def is_lanes(layer, target) -> bool:
@@ -274,8 +287,8 @@ def fast_path(layer, target) -> str:
     ``firmware_templates/runtime/bnn_bconv2d.c``: the first of :data:`FAST_PATHS` whose
     predicate holds, else :data:`FALLBACK_PATH`. ``layer`` is a valid :class:`BConv2d` (or any
     object with its ``in_shape`` (H, W, Cin), ``out_channels``, ``kernel`` (kh, kw) and
-    ``groups``: the predicates read only those; stride, padding and the output packing do not
-    matter). ``target`` is a :class:`pipeline.targets.KernelTarget` (``mve``: the runtime is
+    ``groups``, ``stride`` and ``padding``: the predicates read only those; the output packing
+    does not matter). ``target`` is a :class:`pipeline.targets.KernelTarget` (``mve``: the runtime is
     built with its Helium paths; ``v6m``: the cost model of cores without Thumb-2).
     Returns the C path name (``"bitsliced_mve"``, ``"bitsliced"``, ``"mve"``, ``"lanes"``, ``"field9"``,
     ``"field18"``, ``"words"``). ``tests/kernels/test_path_mirror.py`` checks it against the C

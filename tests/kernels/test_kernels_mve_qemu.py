@@ -26,7 +26,7 @@ BOARD = "mps3-an547"
 SEED = 20240907
 RANDOM_CASES = 24
 MAIN = Path(__file__).resolve().parent / "mve_qemu_main.c"
-MVE_MAX_WORDS = 36  # BNN_MVE_MAX_WORDS of bnn_internal.h
+MVE_MAX_WORDS = 64  # BNN_MVE_MAX_WORDS of bnn_internal.h
 THERMO_CASES = 60
 # (in_shape, out_c, kernel, stride, padding, groups): receptive field n = kh*kw*ceil(cin/g/32)
 SPECIAL = [
@@ -35,10 +35,13 @@ SPECIAL = [
     ((9, 9, 32), 48, 3, 2, 1, 1),    # n = 9, stride 2
     ((6, 6, 48), 24, 3, 1, 1, 3),    # n = 9, groups 3
     ((6, 7, 96), 33, 3, 1, 0, 1),    # n = 27, generic vector path
-    ((5, 5, 128), 32, 3, 1, 1, 1),   # n = 36 = BNN_MVE_MAX_WORDS
+    ((5, 5, 128), 32, 3, 1, 1, 1),   # n = 36
+    ((9, 9, 35), 35, 7, 1, 0, 5),    # n = 49: 5 groups of 7 channels, 7x7 (the conv)
+    ((8, 8, 128), 32, 4, 1, 1, 1),   # n = 64 = BNN_MVE_MAX_WORDS
     ((6, 6, 20), 16, 5, 1, 2, 1),    # n = 25
     ((4, 4, 128), 70, 1, 1, 0, 1),   # n = 4, three runs
-    ((5, 5, 64), 16, 5, 1, 2, 1),    # n = 50 > BNN_MVE_MAX_WORDS: scalar fallback
+    ((5, 5, 64), 16, 5, 1, 2, 1),    # n = 50
+    ((5, 5, 96), 16, 5, 1, 2, 1),    # n = 75 > BNN_MVE_MAX_WORDS: scalar fallback
     ((3, 2, 33), 8, (1, 3), 1, 1, 1),  # non-square kernel, 6 pixels
     # bitsliced_mve (at most 16 channels per group, many channels per run)
     ((28, 28, 8), 32, 3, 1, 1, 1),   # the default model's first layer (the unrolled variant)
@@ -211,7 +214,7 @@ def firmware_run(tmp_path_factory):
 
 def test_cases_cover_every_vector_path():
     n = {receptive_words(case) for case, _ in cases()}
-    assert {9, 18, 36} <= n and any(v not in (9, 18) and v <= MVE_MAX_WORDS for v in n)
+    assert {9, 18, 36, 49, 64} <= n and any(v not in (9, 18) and v <= MVE_MAX_WORDS for v in n)
     assert any(v > MVE_MAX_WORDS for v in n)
     out_pixels = [((c.params[0] + 2 * c.params[7] - c.params[4]) // c.params[6] + 1)
                   * ((c.params[1] + 2 * c.params[7] - c.params[5]) // c.params[6] + 1)

@@ -36,10 +36,11 @@ from pipeline.ops.thermometer import Thermometer, is_table, thermometer_path
 
 PROBE = Path(__file__).resolve().parent / "path_probe.c"
 SEED = 20261210
-# taps 35, 36 and 49 (5x7, 6x6, 7x7) and 97-128 channels per group (4 words a tap) put the
-# receptive field on both sides of the Helium path's 36 words
+# taps 35, 36, 49, 64 and 65 (5x7, 6x6, 7x7, 8x8, 13x5) and 97-128 channels per group (4 words
+# a tap; 4x4 of them is 64 words) put the receptive field on both sides of the Helium path's
+# 64 words and of the 36 blocks of the bit-sliced paths
 KERNELS = ((1, 1), (1, 3), (3, 1), (2, 2), (3, 3), (5, 5), (7, 7), (1, 5), (6, 6), (5, 7),
-           (2, 9))
+           (2, 9), (8, 8), (4, 4), (13, 5))
 CHANNELS_PER_GROUP = (*range(1, 35), 48, 63, 64, 65, 96, 97, 128)
 OUTS_PER_GROUP = (1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 40, 65)
 
