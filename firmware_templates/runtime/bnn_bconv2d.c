@@ -188,10 +188,17 @@ static void channel_run(const bnn_bconv2d_params *p, int32_t k, int32_t o, int32
     run->first = o;
     run->count = count;
     run->word = (o / opg) * owg + idx / BNN_WORD_BITS;
-    run->invert = 0u;
-    for (i = 0; i < count; i++) {
-        run->add[i] = threshold_add(k, p->threshold[o + i]);
-        run->invert |= (uint32_t)(~p->flip[o + i] & 1u) << i;
+    {
+        /* locals: the stores to run->add[] could alias p's arrays for the compiler */
+        const int32_t *threshold = p->threshold + o;
+        const uint8_t *flip = p->flip + o;
+        int32_t *add = run->add;
+        uint32_t invert = 0u;
+        for (i = 0; i < count; i++) {
+            add[i] = threshold_add(k, threshold[i]);
+            invert |= (uint32_t)(~flip[i] & 1u) << i;
+        }
+        run->invert = invert;
     }
 }
 
