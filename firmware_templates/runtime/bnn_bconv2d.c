@@ -736,7 +736,8 @@ static int32_t slice_run_channels(const bnn_bconv2d_params *p)
 }
 #endif
 
-/* The scalar bit-sliced path's geometry and cost model (any build). */
+#ifndef BNN_HAVE_MVE
+/* The scalar bit-sliced path's geometry and cost model (builds without Helium). */
 static int bitsliced_fits(const bnn_bconv2d_params *p)
 {
     int32_t taps, kin, out_g, runs, nd, other;
@@ -752,20 +753,23 @@ static int bitsliced_fits(const bnn_bconv2d_params *p)
     other = nd > 0 ? BNN_COST_LANES_ND * nd + 14 : BNN_COST_WORDS_N * taps + 20;
     return runs * (BNN_COST_SLICE_INPUT * kin + 100) < out_g * other;
 }
+#endif
 
 int bnn_bconv2d_is_bitsliced(const bnn_bconv2d_params *p)
 {
 #ifdef BNN_HAVE_MVE
-    /* On Helium builds only below BNN_MVE_MIN_PIXELS output pixels: elsewhere a geometry the
-     * scalar bit-sliced path fits (at most 16 channels per group) fits bitsliced_mve and mve
-     * too, tried first and right after it. Where bitsliced_mve lost to mve by the Helium cost
-     * model, the scalar path (about 4x the instructions of bitsliced_mve per input) loses to mve
-     * as well: bench/m55_vs_m4.py measured it running more instructions on Cortex-M55 than on
-     * Cortex-M4. */
-    if (mve_pixels(p))
-        return 0;
-#endif
+    /* Never on Helium builds: a geometry the scalar bit-sliced path fits (at most 16 channels
+     * per group) fits bitsliced_mve and mve too, tried first and right after it. Where
+     * bitsliced_mve lost to mve by the Helium cost model, the scalar path (about 4x the
+     * instructions of bitsliced_mve per input) loses to mve as well: bench/m55_vs_m4.py
+     * measured it running more instructions on Cortex-M55 than on Cortex-M4. Below 4 output
+     * pixels the word-per-tap paths run instead: a Helium build that may take the scalar
+     * bit-sliced path links its 37 KB of unrolled code. */
+    (void)p;
+    return 0;
+#else
     return bitsliced_fits(p);
+#endif
 }
 
 /* Helium cost model, instructions per block of 4 output pixels measured on Cortex-M55 (QEMU):
@@ -815,13 +819,11 @@ int bnn_bconv2d_is_field18(const bnn_bconv2d_params *p)
 bnn_bconv2d_path bnn_bconv2d_select_path(const bnn_bconv2d_params *p)
 {
 #ifdef BNN_HAVE_MVE
-    if (mve_pixels(p)) { /* is_bitsliced is 0 here */
+    if (mve_pixels(p)) { /* is_bitsliced is 0 on Helium builds */
         if (bitsliced_mve_fits(p))
             return BNN_BCONV2D_PATH_BITSLICED_MVE;
         if (mve_fits(p))
             return BNN_BCONV2D_PATH_MVE;
-    } else if (bitsliced_fits(p)) {
-        return BNN_BCONV2D_PATH_BITSLICED;
     }
 #else
     if (bitsliced_fits(p))

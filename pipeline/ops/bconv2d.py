@@ -210,13 +210,13 @@ def _mve_pixels(layer) -> bool:
 
 
 def is_bitsliced(layer, target) -> bool:
-    """bnn_bconv2d_is_bitsliced(): on Helium builds only with fewer than 4 output pixels
-    (elsewhere bitsliced_mve or mve, which fit every geometry it fits there, run fewer
-    instructions); one word per tap (at most 32 channels per group), at most 36 blocks of 8
-    inputs, K <= 510, and cheaper than the path that would run otherwise by the target's cost
-    model (Thumb-2's on Helium builds), counted per group (runs of up to 32 channels against a
-    cost per channel)."""
-    if target.mve and _mve_pixels(layer):
+    """bnn_bconv2d_is_bitsliced(): never on Helium builds (bitsliced_mve or mve, which fit
+    every geometry it fits there, run fewer instructions; below 4 output pixels the
+    word-per-tap paths); elsewhere one word per tap (at most 32 channels per group), at most 36
+    blocks of 8 inputs, K <= 510, and cheaper than the path that would run otherwise by the
+    target's cost model, counted per group (runs of up to 32 channels against a cost per
+    channel)."""
+    if target.mve:
         return False
     kin = _slice_inputs(layer, _WORD_BITS)
     if not kin:
