@@ -7,6 +7,19 @@
 #pragma GCC optimize("no-schedule-insns")
 #endif
 
+/* Helium builds: this file's scalar code (the dispatch and the scalar paths, which run on
+ * Cortex-M55 where a layer is too small for 4-pixel vectors) is generated as Armv7E-M code,
+ * the code a Cortex-M4 runs. GCC's Armv8.1-M code for the same C ran 1-4 % more instructions
+ * on those layers (per-call set-up: other register allocation, low-overhead loops around
+ * loops of one or two iterations); bench/m55_vs_m4.py measured it. The vector paths are in
+ * bnn_bconv2d_mve.c. The target pragma also drops __ARM_FEATURE_MVE, so BNN_MVE_DISPATCH
+ * tells bnn_internal.h that the build has the Helium paths (BNN_HAVE_MVE) all the same. */
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1) && defined(__GNUC__) && \
+    !defined(__clang__)
+#define BNN_MVE_DISPATCH 1
+#pragma GCC target("arch=armv7e-m+fp")
+#endif
+
 #include "bnn_internal.h"
 
 int32_t bnn_bconv2d_out_h(const bnn_bconv2d_params *p)
@@ -774,9 +787,14 @@ int bnn_bconv2d_is_bitsliced(const bnn_bconv2d_params *p)
 
 /* Helium cost model, instructions per block of 4 output pixels measured on Cortex-M55 (QEMU):
  * bitsliced_mve about BNN_COST_VSLICE_INPUT per input (8 or 16 per tap) + BNN_COST_VSLICE_RUN
- * per run; the mve path about BNN_COST_MVE_N per field word + BNN_COST_MVE_CHANNEL per channel. */
+ * per run, its blocks 4 pixels of one output row, and once per run and call
+ * BNN_COST_VSLICE_PREPARE per tap (the 32x32 weight transposition and the limits' planes); the
+ * mve path about BNN_COST_MVE_N per field word + BNN_COST_MVE_CHANNEL per channel, its blocks
+ * any 4 consecutive pixels. Per call both are summed over their blocks: on a few pixels the
+ * preparation is not repaid. */
 #define BNN_COST_VSLICE_INPUT 9
 #define BNN_COST_VSLICE_RUN 150
+#define BNN_COST_VSLICE_PREPARE 700
 #define BNN_COST_MVE_N 8
 #define BNN_COST_MVE_CHANNEL 12
 
@@ -784,13 +802,20 @@ int bnn_bconv2d_is_bitsliced(const bnn_bconv2d_params *p)
  * (the scalar bit-sliced geometry narrowed to 16 channels), at most 36 blocks of 8 inputs,
  * K <= 510, and where it beats the mve path by the cost model (many channels per run). */
 #ifdef BNN_HAVE_MVE
-/* The bitsliced_mve geometry and cost model, pixels aside. */
+/* The bitsliced_mve geometry and cost model, pixels aside (stride > 0: the caller tested
+ * mve_pixels). */
 static int bitsliced_mve_fits(const bnn_bconv2d_params *p)
 {
-    return slice_fits(p, 16) &&
-           BNN_COST_VSLICE_INPUT * slice_weight_words(p) + BNN_COST_VSLICE_RUN <
-               slice_run_channels(p) *
-                   (BNN_COST_MVE_N * p->kernel_h * p->kernel_w + BNN_COST_MVE_CHANNEL);
+    int32_t taps = p->kernel_h * p->kernel_w, oh, ow, row_blocks, blocks;
+    if (!slice_fits(p, 16))
+        return 0;
+    oh = (p->in_h + 2 * p->padding - p->kernel_h) / p->stride + 1;
+    ow = (p->in_w + 2 * p->padding - p->kernel_w) / p->stride + 1;
+    row_blocks = oh * ((ow + 3) / 4); /* bitsliced_mve: 4 pixels of a row */
+    blocks = (oh * ow + 3) / 4;       /* mve: any 4 pixels */
+    return row_blocks * (BNN_COST_VSLICE_INPUT * slice_weight_words(p) + BNN_COST_VSLICE_RUN) +
+               BNN_COST_VSLICE_PREPARE * taps <
+           blocks * slice_run_channels(p) * (BNN_COST_MVE_N * taps + BNN_COST_MVE_CHANNEL);
 }
 #endif
 

@@ -436,8 +436,10 @@ void bnn_conv_gather_column(const bnn_bconv2d_params *p, const uint32_t *in, int
 #define BNN_SLICE_MAX_BLOCKS 36
 #define BNN_SLICE_MAX_BITS 510
 
-/* Helium (MVE) integer vectors: Cortex-M55/M85 built with the MVE extension. */
-#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+/* Helium (MVE) integer vectors: Cortex-M55/M85 built with the MVE extension. BNN_MVE_DISPATCH:
+ * a translation unit of such a build that generates its own code as Armv7E-M (bnn_bconv2d.c):
+ * it calls the Helium paths but has no vector intrinsics. */
+#if (defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)) || defined(BNN_MVE_DISPATCH)
 #define BNN_HAVE_MVE 1
 /* Receptive fields of at most this many words take the vector path (its column of 4 pixels
  * lives on the stack: 16 bytes per word, 1 KiB). 64 takes a 7x7 kernel of up to 32 channels
@@ -461,6 +463,7 @@ void bnn_slice_run_mve(const bnn_bconv2d_params *p, const uint32_t *in, int32_t 
                        const bnn_channel_run *run, const uint32_t *wt, const uint32_t *lim,
                        int32_t per_tap, int32_t planes, uint32_t *out);
 
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
 #include <arm_mve.h>
 
 /* popcount of every byte value (bnn_bconv2d_mve.c). MVE has no population count instruction
@@ -473,6 +476,7 @@ static inline uint8x16_t bnn_vbyte_counts(uint32x4_t x)
 {
     return vldrbq_gather_offset_u8(bnn_byte_popcount, vreinterpretq_u8_u32(x));
 }
+#endif /* vector intrinsics */
 #endif
 
 /* Shape checks shared by the kernels. */

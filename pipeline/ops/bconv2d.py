@@ -145,9 +145,10 @@ _MVE_MAX_WORDS = 64       # BNN_MVE_MAX_WORDS
 # measured on Cortex-M0 for cores without Thumb-2, on Cortex-M4 for every other build.
 _COSTS_V6M = (19, 15, 24)
 _COSTS_THUMB2 = (8, 8, 12)
-# The Helium cost model (BNN_COST_VSLICE_INPUT, BNN_COST_VSLICE_RUN, BNN_COST_MVE_N,
-# BNN_COST_MVE_CHANNEL): instructions per block of 4 output pixels measured on Cortex-M55.
-_COSTS_HELIUM = (9, 150, 8, 12)
+# The Helium cost model (BNN_COST_VSLICE_INPUT, BNN_COST_VSLICE_RUN, BNN_COST_VSLICE_PREPARE,
+# BNN_COST_MVE_N, BNN_COST_MVE_CHANNEL): instructions per block of 4 output pixels (the
+# preparation: per tap, once per run and call) measured on Cortex-M55.
+_COSTS_HELIUM = (9, 150, 700, 8, 12)
 
 
 def _cg(layer) -> int:
@@ -231,18 +232,24 @@ def is_bitsliced(layer, target) -> bool:
 
 
 def is_bitsliced_mve(layer, target) -> bool:
-    """bnn_bconv2d_is_bitsliced_mve(): Helium builds only; the bit-sliced geometry with at most
-    16 channels per group, where it beats the mve path by the Helium cost model
-    (BNN_COST_VSLICE_INPUT per input + BNN_COST_VSLICE_RUN against BNN_COST_MVE_N per tap +
-    BNN_COST_MVE_CHANNEL, per channel of the run)."""
+    """bnn_bconv2d_is_bitsliced_mve(): Helium builds only, at least 4 output pixels; the
+    bit-sliced geometry with at most 16 channels per group, where it beats the mve path by the
+    Helium cost model, per call: BNN_COST_VSLICE_INPUT per input + BNN_COST_VSLICE_RUN per
+    block of 4 pixels of a row, plus BNN_COST_VSLICE_PREPARE per tap, against BNN_COST_MVE_N
+    per tap + BNN_COST_MVE_CHANNEL per channel of the run and block of any 4 pixels."""
     if not target.mve or not _mve_pixels(layer):
         return False
     kin = _slice_inputs(layer, 16)
     if not kin:
         return False
-    vslice_input, vslice_run, mve_n, mve_channel = _COSTS_HELIUM
-    return vslice_input * kin + vslice_run < \
-        _slice_run_channels(layer) * (mve_n * _taps(layer) + mve_channel)
+    vslice_input, vslice_run, vslice_prepare, mve_n, mve_channel = _COSTS_HELIUM
+    (h, w, _), (kh, kw) = layer.in_shape, layer.kernel
+    oh = (h + 2 * layer.padding - kh) // layer.stride + 1
+    ow = (w + 2 * layer.padding - kw) // layer.stride + 1
+    row_blocks, blocks = oh * ((ow + 3) // 4), (oh * ow + 3) // 4
+    taps = _taps(layer)
+    return row_blocks * (vslice_input * kin + vslice_run) + vslice_prepare * taps < \
+        blocks * _slice_run_channels(layer) * (mve_n * taps + mve_channel)
 
 
 def is_mve(layer, target) -> bool:

@@ -46,10 +46,12 @@ SPECIAL = [
     # bitsliced_mve (at most 16 channels per group, many channels per run)
     ((28, 28, 8), 32, 3, 1, 1, 1),   # the default model's first layer (the unrolled variant)
     ((9, 7, 8), 33, 3, 1, 1, 1),     # ow = 7: a 3-lane block per row; runs of 32 and 1
-    ((3, 2, 8), 32, 3, 1, 1, 1),     # ow = 2: every block gathered
+    ((12, 2, 8), 32, 3, 1, 1, 1),    # ow = 2: every block gathered
+    ((3, 2, 8), 32, 3, 1, 1, 1),     # 6 pixels: mve, the preparation is not repaid
     ((8, 9, 16), 64, 3, 1, 1, 2),    # groups 2 (4-word gathers), cg = 8
-    ((9, 9, 16), 40, 3, 2, 1, 1),    # cg = 16: two blocks a tap; stride 2, K = 144
-    ((6, 9, 9), 24, 3, 1, 0, 1),     # cg = 9, no padding
+    ((16, 16, 16), 40, 3, 2, 1, 1),  # cg = 16: two blocks a tap; stride 2, K = 144
+    ((12, 12, 24), 64, 3, 1, 1, 2),  # groups 2, cg = 12: two blocks a tap
+    ((10, 13, 9), 24, 3, 1, 0, 1),   # cg = 9, no padding
     ((7, 9, 8), 32, 6, 1, 2, 1),     # 36 taps = BNN_SLICE_MAX_BLOCKS, K = 288 (9 planes)
     ((6, 9, 7), 20, 5, 1, 2, 1),     # 5x5, cg = 7: K = 175
     ((6, 6, 17), 40, 3, 1, 1, 1),    # cg = 17: the mve path
