@@ -103,11 +103,22 @@ def _glt_target(accuracy: dict | None) -> list:
             accuracy["date"]]
 
 
+def _m55_target(m: dict | None) -> list:
+    label = "no layer slower on Cortex-M55 than on Cortex-M4 (random IRs, bench m55)"
+    if m is None:
+        return [label, "0 layers", "-", _verdict(None), "-"]
+    s = m["summary"]
+    return [label, "0 layers", f"{s['slower']} of {s['layers']} layers "
+            f"({m['random_models']} random IRs and {len(m['fixed_cases'])} fixed cases)",
+            _verdict(s["slower"] == 0), m["date"]]
+
+
 def targets_section(res: dict) -> str:
     rows = [_kernel_target(res["kernels"], M4_BOARD, 4.0, "Cortex-M4"),
             _kernel_target(res["kernels"], M55_BOARD, 12.0, "Cortex-M55 with Helium"),
             _model_target(res["kernels"], M4_BOARD, 2_800_000, "Cortex-M4"),
             _model_target(res["kernels"], M55_BOARD, 1_000_000, "Cortex-M55 with Helium"),
+            _m55_target(res["m55_vs_m4"]),
             _ram_target(res["e2e"], res["agreement"]),
             _full_accuracy_target(res["accuracy"]),
             _glt_target(res["accuracy"])]

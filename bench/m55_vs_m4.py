@@ -32,7 +32,7 @@ from . import RESULTS_DIR, WORK_DIR, BenchError, machine, today, write_json
 M4_BOARD = "mps2-an386"
 M55_BOARD = "mps3-an547"
 FIRST_SEED = 1000  # tests/emulate/test_models_in_qemu.py draws random_model(1000 + i)
-DEFAULT_MODELS = 24
+DEFAULT_MODELS = 64
 VECTORS = 1  # the harness counts each layer's instructions on vector 0 only
 RESULT = RESULTS_DIR / "m55_vs_m4.json"
 
