@@ -43,7 +43,7 @@ extern "C" {
  * is the release of this folder (the same in CMakeLists.txt, library.json and
  * library.properties); its major number is the ABI version. */
 #define BNN_RUNTIME_ABI_VERSION 2
-#define BNN_RUNTIME_VERSION "2.2.0"
+#define BNN_RUNTIME_VERSION "2.3.0"
 
 /* Return code of every kernel. */
 typedef enum {
@@ -150,23 +150,25 @@ bnn_status bnn_bconv2d(const bnn_context *ctx, const bnn_bconv2d_params *p,
  * predicate holds (bnn_bconv2d_select_path); each path can also be called directly with the same
  * arguments and scratch, and then returns BNN_ERR_SHAPE when its predicate does not hold
  * (after the argument and scratch checks of bnn_bconv2d_opt). n = kernel_h*kernel_w*Wg below.
- *   bitsliced_mve  Helium builds (Cortex-M55) only: the bitsliced path below with 4 output
- *              pixels per 128-bit vector (one 32-bit lane each, a row's neighbours), for its
- *              geometry with at most 16 channels per group; taken where its cost model beats the
- *              mve path (many output channels per run, e.g. a first layer on 8 thermometer
+ *   bitsliced_mve  Helium builds (Cortex-M55) only, at least 4 output pixels: the bitsliced
+ *              path below with 4 output pixels per 128-bit vector (one 32-bit lane each, a row's
+ *              neighbours), for its geometry with at most 16 channels per group; taken where its
+ *              cost model (per call, with the weight transposition) beats the mve path (many
+ *              output channels per run and pixels, e.g. a first layer on 8 thermometer
  *              planes). Transposed weights in the scratch where the queried size leaves room,
  *              else a 1152-byte stack buffer; border pixels' fields are gathered on the stack.
  *   bitsliced  scalar builds only (never chosen in Helium builds, where bitsliced_mve or mve
- *              fits the same geometry and wins; called directly there it returns
- *              BNN_ERR_SHAPE): one word per tap (at most 32 channels per group), at most
- *              36 blocks of 8 inputs (taps * 8, 16 or 32) and K = kh*kw*cg <= 510: a word holds
+ *              fits the same geometry and wins, and below 4 output pixels the word-per-tap
+ *              paths run; called directly there it returns BNN_ERR_SHAPE): one word per tap
+ *              (at most 32 channels per group), at most 36 blocks of 8 inputs (taps * 8, 16 or 32) and K = kh*kw*cg <= 510: a word holds
  *              the 32 output channels of a run; each input bit is broadcast against the run's
  *              transposed weights (re-laid out once per run, by 32x32 bit transposes, into the
  *              scratch where the queried size leaves room, else into a 1152-byte stack buffer)
  *              and the 32 counts grow in bit-sliced carry-save planes; the threshold is a
  *              bit-sliced compare. Taken where its cost model beats the path that would run,
  *              counted per group (a run of up to 32 channels costs the same however few it holds).
- *   mve        Helium builds (Cortex-M55), n <= 36: 4 output pixels per vector.
+ *   mve        Helium builds (Cortex-M55), n <= 64, at least 4 output pixels: 4 output pixels
+ *              per vector, their fields fetched by vector gathers.
  *   lanes      at most 16 channels per group: each tap's bits in a power-of-two lane, fewer
  *              field words than taps.
  *   field9     n = 9 (3x3, 17-32 channels per group): a fixed carry-save network.

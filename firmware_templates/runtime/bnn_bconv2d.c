@@ -15,9 +15,15 @@
  * bnn_bconv2d_mve.c. The target pragma also drops __ARM_FEATURE_MVE, so BNN_MVE_DISPATCH
  * tells bnn_internal.h that the build has the Helium paths (BNN_HAVE_MVE) all the same. */
 #if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1) && defined(__GNUC__) && \
-    !defined(__clang__)
+    !defined(__clang__) && !defined(__ARM_FEATURE_PAC_DEFAULT) && \
+    !defined(__ARM_FEATURE_BTI_DEFAULT)
+/* (not with branch protection: Armv7E-M code has no PAC/BTI instructions) */
 #define BNN_MVE_DISPATCH 1
+#if defined(__ARM_FP)
 #pragma GCC target("arch=armv7e-m+fp")
+#else
+#pragma GCC target("arch=armv7e-m")
+#endif
 #endif
 
 #include "bnn_internal.h"
@@ -813,9 +819,11 @@ static int bitsliced_mve_fits(const bnn_bconv2d_params *p)
     ow = (p->in_w + 2 * p->padding - p->kernel_w) / p->stride + 1;
     row_blocks = oh * ((ow + 3) / 4); /* bitsliced_mve: 4 pixels of a row */
     blocks = (oh * ow + 3) / 4;       /* mve: any 4 pixels */
-    return row_blocks * (BNN_COST_VSLICE_INPUT * slice_weight_words(p) + BNN_COST_VSLICE_RUN) +
-               BNN_COST_VSLICE_PREPARE * taps <
-           blocks * slice_run_channels(p) * (BNN_COST_MVE_N * taps + BNN_COST_MVE_CHANNEL);
+    /* 64-bit: a large layer's products pass 2^31 (about 900,000 output pixels) */
+    return (int64_t)row_blocks *
+                   (BNN_COST_VSLICE_INPUT * slice_weight_words(p) + BNN_COST_VSLICE_RUN) +
+               (int64_t)BNN_COST_VSLICE_PREPARE * taps <
+           (int64_t)blocks * slice_run_channels(p) * (BNN_COST_MVE_N * taps + BNN_COST_MVE_CHANNEL);
 }
 #endif
 

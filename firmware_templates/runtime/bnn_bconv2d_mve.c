@@ -138,7 +138,7 @@ static inline vec vpopcount_9(const uint32_t *colv, const uint32_t *w)
 }
 
 /* Any n <= BNN_MVE_MAX_WORDS: the table counts every word and the byte counts add up
- * (<= 8 * 31 per byte), in halves of at most 31 words. */
+ * (<= 8 * 31 per byte), in chunks of at most 31 words. */
 static inline vec vpopcount_any(const uint32_t *colv, const uint32_t *w, int32_t n)
 {
     vec total = vdupq_n_u32(0u);

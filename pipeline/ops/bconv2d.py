@@ -295,8 +295,8 @@ def fast_path(layer, target) -> str:
     predicate holds, else :data:`FALLBACK_PATH`. ``layer`` is a valid :class:`BConv2d` (or any
     object with its ``in_shape`` (H, W, Cin), ``out_channels``, ``kernel`` (kh, kw) and
     ``groups``, ``stride`` and ``padding``: the predicates read only those; the output packing
-    does not matter). ``target`` is a :class:`pipeline.targets.KernelTarget` (``mve``: the runtime is
-    built with its Helium paths; ``v6m``: the cost model of cores without Thumb-2).
+    does not matter). ``target`` is a :class:`pipeline.targets.KernelTarget` (``mve``: the
+    runtime is built with its Helium paths; ``v6m``: the cost model of cores without Thumb-2).
     Returns the C path name (``"bitsliced_mve"``, ``"bitsliced"``, ``"mve"``, ``"lanes"``, ``"field9"``,
     ``"field18"``, ``"words"``). ``tests/kernels/test_path_mirror.py`` checks it against the C
     selector on the host and, built for each kind of core, in QEMU."""

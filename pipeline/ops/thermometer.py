@@ -110,8 +110,9 @@ def thermometer_path(layer: Thermometer, out_pack_groups: int, target=None) -> s
     ``bnn_thermometer_table_opt``), else ``"words_mve"`` on Helium builds with at most 8 planes
     (thresholds: each pixel's planes by one vector compare; base2 where every plane has a fixed
     place, all planes of a pixel in 32 bits or a packing group per channel: 4 pixels per
-    vector) or ``"words"`` (each output word assembled in a register). Mirror of ``bnn_thermometer_path_name()``, checked against it by
-    ``tests/kernels/test_path_mirror.py``."""
+    vector) or ``"words"`` (each output word assembled in a register). Mirror of
+    ``bnn_thermometer_path_name()``, checked against it by ``tests/kernels/test_path_mirror.py``.
+    """
     if layer.planes > 31:
         return "ref"
     if is_table(layer, out_pack_groups):
