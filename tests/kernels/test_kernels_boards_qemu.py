@@ -6,7 +6,6 @@ convolutions, built with the board's own flags at -O2. Which path a geometry tak
 core (Helium, and the cost model of v6-M), so each board checks its own choices. The firmware is
 tests/kernels/mve_qemu_main.c (it compares each output with the oracle's words and prints a
 CRC-32 of what the kernel wrote)."""
-import zlib
 from functools import lru_cache
 
 import numpy as np
@@ -14,9 +13,9 @@ import pytest
 
 import kernel_cases
 import test_bconv2d_paths as paths
-from kernel_harness import BNN_OK, RUNTIME
+from kernel_harness import RUNTIME
 from pipeline import boards, build, emulate
-from test_kernels_mve_qemu import MAIN, cases_header, thermo_cases
+from test_kernels_mve_qemu import MAIN, cases_header, oracle_mismatches, thermo_cases
 
 BOARDS = ("microbit", "mps2-an385", "mps2-an386", "mps2-an500", "mps2-an505", "mps3-an547")
 SEED = 20261202
@@ -38,22 +37,7 @@ def test_conv_paths_match_oracle_in_qemu(tmp_path, board_name):
     result = build.build_firmware(board, [MAIN, *sorted(RUNTIME.glob("*.c"))],
                                   [tmp_path, RUNTIME], tmp_path / "fw")
     run = emulate.run_firmware(board, result.elf, timeout_s=300)
-    records = {(int(r["case"]), r["variant"]): r for r in run.find("conv")}
-    bad = []
-    for i, (case, expected) in enumerate(cases()):
-        want_crc = zlib.crc32(np.ascontiguousarray(expected, dtype="<u4").tobytes())
-        for variant in ("opt", "wrapper"):
-            r = records.get((i, variant))
-            if (r is None or int(r["status"]) != BNN_OK or r["match"] != "1"
-                    or int(r["crc"], 16) != want_crc):
-                bad.append(f"case {i} {variant} params={case.params}: {r}")
-    thermo = {(int(r["case"]), r["variant"]): r for r in run.find("thermo")}
-    for i, (case, expected) in enumerate(thermo_cases()):
-        want_crc = zlib.crc32(np.ascontiguousarray(expected, dtype="<u4").tobytes())
-        for variant in ("opt", "wrapper"):
-            r = thermo.get((i, variant))
-            if (r is None or int(r["status"]) != BNN_OK or r["match"] != "1"
-                    or int(r["crc"], 16) != want_crc):
-                bad.append(f"thermometer case {i} {variant} params={case.params}: {r}")
+    bad = oracle_mismatches(run, "conv", cases()) + oracle_mismatches(run, "thermo",
+                                                                       thermo_cases())
     assert not bad, f"{board_name}:\n" + "\n".join(bad[:10])
     assert run.exit_code == 0

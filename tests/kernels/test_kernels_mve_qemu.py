@@ -204,6 +204,23 @@ def cases_header(all_cases, all_dense=(), all_thermo=()) -> str:
     return "\n".join(lines) + "\n"
 
 
+def oracle_mismatches(run, tag, all_cases, variants=("opt", "wrapper")) -> list[str]:
+    """One line per (case, variant) of ``all_cases`` ((Case, expected words, ...) tuples) whose
+    ``tag`` record in ``run`` is missing, not BNN_OK, not matched, or whose CRC is not that of
+    the oracle's words."""
+    records = {(int(r["case"]), r["variant"]): r for r in run.find(tag)}
+    bad = []
+    for i, (case, expected, *_) in enumerate(all_cases):
+        want_crc = zlib.crc32(np.ascontiguousarray(expected, dtype="<u4").tobytes())
+        for variant in variants:
+            r = records.get((i, variant))
+            if (r is None or int(r["status"]) != BNN_OK or r["match"] != "1"
+                    or int(r["crc"], 16) != want_crc):
+                bad.append(f"{tag} case {i} {variant} params={case.params}: {r}, "
+                           f"oracle crc {want_crc:#010x}")
+    return bad
+
+
 @pytest.fixture(scope="module")
 def firmware_run(tmp_path_factory):
     work = tmp_path_factory.mktemp("mve_qemu")
@@ -231,15 +248,8 @@ def test_firmware_was_built_with_the_helium_path(firmware_run):
 
 @pytest.mark.parametrize("variant", ["opt", "wrapper"])
 def test_helium_conv_matches_oracle(firmware_run, variant):
-    records = {int(r["case"]): r for r in firmware_run.find("conv") if r["variant"] == variant}
-    assert sorted(records) == list(range(len(cases()))), firmware_run.output[-2000:]
-    bad = []
-    for i, (case, expected) in enumerate(cases()):
-        r = records[i]
-        want_crc = zlib.crc32(np.ascontiguousarray(expected, dtype="<u4").tobytes())
-        if int(r["status"]) != BNN_OK or r["match"] != "1" or int(r["crc"], 16) != want_crc:
-            bad.append(f"case {i} params={case.params}: {r}, oracle crc {want_crc:#010x}")
-    assert not bad, "\n".join(bad)
+    bad = oracle_mismatches(firmware_run, "conv", cases(), (variant,))
+    assert not bad, "\n".join(bad) + "\n" + firmware_run.output[-2000:]
     assert firmware_run.exit_code == 0
 
 
@@ -270,28 +280,14 @@ def test_bitsliced_mve_called_directly(firmware_run):
 
 @pytest.mark.parametrize("variant", ["opt", "wrapper"])
 def test_helium_dense_matches_oracle(firmware_run, variant):
-    records = {int(r["case"]): r for r in firmware_run.find("dense") if r["variant"] == variant}
-    assert sorted(records) == list(range(len(dense_cases()))), firmware_run.output[-2000:]
-    bad = []
-    for i, (case, expected, output) in enumerate(dense_cases()):
-        r = records[i]
-        want_crc = zlib.crc32(np.ascontiguousarray(expected, dtype="<u4").tobytes())
-        if int(r["status"]) != BNN_OK or r["match"] != "1" or int(r["crc"], 16) != want_crc:
-            bad.append(f"case {i} params={case.params} output={output}: {r}")
-    assert not bad, "\n".join(bad)
+    bad = oracle_mismatches(firmware_run, "dense", dense_cases(), (variant,))
+    assert not bad, "\n".join(bad) + "\n" + firmware_run.output[-2000:]
 
 
 @pytest.mark.parametrize("variant", ["opt", "wrapper"])
 def test_helium_thermometer_matches_oracle(firmware_run, variant):
-    records = {int(r["case"]): r for r in firmware_run.find("thermo") if r["variant"] == variant}
-    assert sorted(records) == list(range(len(thermo_cases()))), firmware_run.output[-2000:]
-    bad = []
-    for i, (case, expected) in enumerate(thermo_cases()):
-        r = records[i]
-        want_crc = zlib.crc32(np.ascontiguousarray(expected, dtype="<u4").tobytes())
-        if int(r["status"]) != BNN_OK or r["match"] != "1" or int(r["crc"], 16) != want_crc:
-            bad.append(f"case {i} params={case.params}: {r}")
-    assert not bad, "\n".join(bad)
+    bad = oracle_mismatches(firmware_run, "thermo", thermo_cases(), (variant,))
+    assert not bad, "\n".join(bad) + "\n" + firmware_run.output[-2000:]
 
 
 def test_thermometer_cases_reach_every_path(firmware_run):
