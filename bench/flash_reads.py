@@ -19,7 +19,9 @@ of the kernels' access pattern.
   value for that region (``emulation.json``), else :class:`bench.BenchError`: a different
   instruction stream would make the reads meaningless.
 * **Attribution**: a read is named by the ELF symbol it falls in. The model's own arrays are
-  ``<prefix>_layer<i>_<part>``: ``weights`` (the binary weights), ``params`` (the layer's
+  ``<prefix>_layer<i>_<part>``: ``weights`` (the binary weights; ``sliced``, a dense layer's
+  sliced layout, counts as weights: it is those weights plus ``planes + 1`` limit words per
+  32 rows), ``params`` (the layer's
   parameter struct, which the kernels read fields of), and per-channel data (``threshold``,
   ``thresholds``, ``flip``, ``mult``, ``bias``); other objects are runtime tables or the
   harness's test vectors (``input``: the application would hold its image in RAM); reads
@@ -272,7 +274,9 @@ def category(name: str, prefix: str) -> str:
     m = _MODEL_PART.search(name)
     if name.startswith(prefix + "_layer") and m:
         part = m.group(2)
-        return "weights" if part == "weights" else "params" if part == "params" else "per_channel"
+        # a dense layer's sliced layout holds its weights (and, per 32 rows, a few limit words)
+        return ("weights" if part in ("weights", "sliced") else "params" if part == "params"
+                else "per_channel")
     if name.startswith(prefix + "_test_vectors"):
         return "input"
     return "other" if name == "?" else "runtime_tables"

@@ -67,6 +67,8 @@ static int measure(const bench_case *c, int optimized)
 #ifdef BENCH_PATHS /* runtimes with named fast paths (not the baseline one) */
     if (optimized && c->kind == BENCH_BCONV2D)
         bnn_rec_str("path", bnn_bconv2d_path_name(bnn_bconv2d_select_path(c->conv)));
+    if (optimized && c->kind == BENCH_BDENSE_HIDDEN)
+        bnn_rec_str("path", bnn_bdense_hidden_path_name(c->hidden));
 #endif
     bnn_rec_u32("match", (uint32_t)ok);
     bnn_rec_u64(bnn_count_unit, n);

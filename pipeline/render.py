@@ -38,6 +38,7 @@ import numpy as np
 from . import __version__
 from . import bits as B
 from . import ir, ops, resources, targets
+from .ops.bdense import sliced_blocks
 from .atomic import writable_dir
 from .errors import PipelineError
 
@@ -46,7 +47,7 @@ MODEL_TEMPLATES = {"model.h.j2": "{name}.h", "model.c.j2": "{name}.c",
 HARNESS_TEMPLATES = {"main.c.j2": "main.c", "vectors.h.j2": "{name}_vectors.h",
                      "vectors.c.j2": "{name}_vectors.c"}
 VARIANTS = ("opt", "ref")
-RUNTIME_ABI_VERSION = 2  # must equal BNN_RUNTIME_ABI_VERSION in firmware_templates/runtime/bnn.h
+RUNTIME_ABI_VERSION = 3  # must equal BNN_RUNTIME_ABI_VERSION in firmware_templates/runtime/bnn.h
 DEFAULT_NAME = "model"
 OUTPUT_DIRS = ("model", "runtime", "harness")
 KERNELS_FILE = "kernels.json"
@@ -348,6 +349,7 @@ def render(model: ir.Model, board, out_dir: Path, images: np.ndarray,
         board = boards.load_board(board)
 
     plans, arena_bytes = plan_layers(model)
+    kernels = kernel_choices(model, board, variant)
     scratch_bytes = max([ops.op_for(p.layer).scratch_bytes(p.layer) for p in plans] + [4])
     h, w, c = model.input_shape
     context = {
@@ -371,6 +373,9 @@ def render(model: ir.Model, board, out_dir: Path, images: np.ndarray,
         "images": images.reshape(len(images), -1),
         "expected_logits": expected_logits.astype(np.int64),
         "ir": ir,
+        # each layer's kernel path (kernels.json): a hidden dense layer's decides its layout
+        "kernel_paths": [layer["path"] for layer in kernels["layers"]],
+        "sliced_blocks": sliced_blocks,
     }
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -378,7 +383,6 @@ def render(model: ir.Model, board, out_dir: Path, images: np.ndarray,
     # a temporary folder unique to this call: concurrent renders never share one, and a
     # failed render removes it (deploy also removes what an interrupted one left)
     tmp = Path(tempfile.mkdtemp(dir=out_dir, prefix=".render-", suffix=".tmp"))
-    kernels = kernel_choices(model, board, variant)
     try:
         _render_into(tmp, out_dir, result, context, board, name, kernels)
     finally:

@@ -42,8 +42,8 @@ extern "C" {
  * model rendered for another runtime fails to build instead of misbehaving. BNN_RUNTIME_VERSION
  * is the release of this folder (the same in CMakeLists.txt, library.json and
  * library.properties); its major number is the ABI version. */
-#define BNN_RUNTIME_ABI_VERSION 2
-#define BNN_RUNTIME_VERSION "2.3.0"
+#define BNN_RUNTIME_ABI_VERSION 3
+#define BNN_RUNTIME_VERSION "3.0.0"
 
 /* Return code of every kernel. */
 typedef enum {
@@ -243,6 +243,26 @@ bnn_status bnn_bmaxpool2d(const bnn_bmaxpool2d_params *p, const uint32_t *in, ui
  * Hidden:  output bits uint32 out[1][1][words_per_pixel(out_features, out_pack_groups)],
  *          thresholds and flip as in the header comment.
  * Output:  int32 logits[out_features] = dot * mult[j] + bias[j].
+ *
+ * Hidden layers have two weight layouts; bnn_bdense_hidden_opt takes the path its params hold:
+ * - rows (sliced == NULL): weights, threshold and flip as above. Each row's popcount goes
+ *   through carry-save adders ("rows"; Helium builds: 4 rows per vector, "mve").
+ * - sliced (sliced != NULL; weights, threshold and flip may then be NULL, and the _ref kernel,
+ *   which reads them, returns BNN_ERR_ARGUMENT): a word holds the 32 rows of one output word,
+ *   and every input bit adds its weight word to bit-sliced counters of all 32 rows at once, so
+ *   the per-row count, threshold and bit packing disappear ("sliced"; the bit-sliced scheme of
+ *   the first conv layers, see bnn_bconv2d_bitsliced_opt, with the weights transposed offline).
+ *   Per output word (packing group g, then its words of up to 32 rows, row r at bit r), a block
+ *   of 32*n_words + planes + 1 words, planes = max(5, bit length of K + 1):
+ *     word 32*i + b:    bit r = weight bit b of input word i of the word's row r;
+ *     planes words:     bit r of word p = bit p of L_r (the limit below);
+ *     the invert word:  bit r = 1 XOR flip of row r;
+ *   the output bit of row r is (pc_r < L_r) XOR invert_r, pc = popcount(x XOR w) and
+ *   L = floor((K - threshold) / 2) + 1 clipped to [0, K + 1]; lanes past the word's last row
+ *   hold zeros. The renderer writes this layout (pipeline/ops/bdense.py: sliced_blocks) where
+ *   its cost model says it runs fewer instructions (Thumb-2 builds; not Cortex-M0 or Helium).
+ *   The sliced path uses about 640 bytes of stack (a chunk of input words, their carries and
+ *   the counter planes).
  */
 typedef struct {
     int32_t in_h, in_w, in_c;
@@ -252,6 +272,7 @@ typedef struct {
     const uint32_t *weights;
     const int32_t *threshold;
     const uint8_t *flip;
+    const uint32_t *sliced; /* NULL: the rows layout; else the sliced layout (above) */
 } bnn_bdense_hidden_params;
 
 typedef struct {
@@ -269,6 +290,11 @@ bnn_status bnn_bdense_hidden_opt(const bnn_bdense_hidden_params *p, const uint32
                                  uint32_t *out);
 bnn_status bnn_bdense_hidden(const bnn_bdense_hidden_params *p, const uint32_t *in,
                              uint32_t *out);
+/* The path bnn_bdense_hidden_opt takes for p: "sliced" (p->sliced set), "mve" (Helium
+ * builds) or "rows"; "invalid" where p fails the checks. Mirrored by
+ * pipeline.ops.bdense.dense_path, which also decides where the renderer writes the sliced
+ * layout. */
+const char *bnn_bdense_hidden_path_name(const bnn_bdense_hidden_params *p);
 bnn_status bnn_bdense_output_ref(const bnn_bdense_output_params *p, const uint32_t *in,
                                  int32_t *logits);
 bnn_status bnn_bdense_output_opt(const bnn_bdense_output_params *p, const uint32_t *in,

@@ -429,42 +429,13 @@ static void slice_weights(const bnn_bconv2d_params *p, const bnn_channel_run *ru
     }
 }
 
-/* Bit j of x as a mask: 0 or all ones (one SBFX on Thumb-2). */
-#define BNN_BIT_MASK(x, j) ((uint32_t)(-(int32_t)(((x) >> (j)) & 1u)))
-
-/* Two inputs j, j + 1 of block v against transposed weights wt[j], wt[j + 1] (one LDRD). */
-#define BNN_SLICE_PAIR(v, wt, j, y0, y1)                                                       \
-    do {                                                                                       \
-        uint32_t w0_, w1_;                                                                     \
-        BNN_LOAD_PAIR(wt, j, w0_, w1_);                                                        \
-        (y0) = w0_ ^ BNN_BIT_MASK(v, j);                                                       \
-        (y1) = w1_ ^ BNN_BIT_MASK(v, (j) + 1);                                                 \
-    } while (0)
-
-/* Inputs 8*s .. 8*s + 7 of v (bits), the Harley-Seal network of a block: 7 carry-save adders
- * into ones, twos, fours; returns the block's carry of weight 8. */
-static BNN_ALWAYS_INLINE uint32_t slice_block(uint32_t v, const uint32_t *wt, uint32_t *ones,
-                                              uint32_t *twos, uint32_t *fours)
-{
-    uint32_t t0, t1, f0, f1, e, y0, y1;
-    BNN_SLICE_PAIR(v, wt, 0, y0, y1);
-    bnn_csa(&t0, ones, *ones, y0, y1);
-    BNN_SLICE_PAIR(v, wt, 2, y0, y1);
-    bnn_csa(&t1, ones, *ones, y0, y1);
-    bnn_csa(&f0, twos, *twos, t0, t1);
-    BNN_SLICE_PAIR(v, wt, 4, y0, y1);
-    bnn_csa(&t0, ones, *ones, y0, y1);
-    BNN_SLICE_PAIR(v, wt, 6, y0, y1);
-    bnn_csa(&t1, ones, *ones, y0, y1);
-    bnn_csa(&f1, twos, *twos, t0, t1);
-    bnn_csa(&e, fours, *fours, f0, f1);
-    return e;
-}
+/* BNN_BIT_MASK, BNN_SLICE_PAIR and bnn_slice_block8: bnn_internal.h (the dense layers' sliced
+ * path shares them). */
 
 /*
  * Output bits of a run (before invert) for one field: every input bit is broadcast to a mask
  * and XORed with its transposed weight word (bit i: channel first + i), so the 32 channels count
- * in parallel. Each block of 8 inputs goes through slice_block into the ones / twos / fours
+ * in parallel. Each block of 8 inputs goes through bnn_slice_block8 into the ones / twos / fours
  * planes; the blocks' carries of weight 8 are kept and added into the planes above at the end.
  * The planes are then pc in binary, one bit position per channel, and pc < limit is decided from
  * the most significant plane down against the limit's planes lim. `planes` (7, 8 or 9, constant
@@ -495,7 +466,7 @@ static BNN_ALWAYS_INLINE uint32_t slice_run_bits(const uint32_t *base, int32_t r
         for (kx = 0; kx < kw; kx++, src += tap_step) {
             uint32_t v = *src;
             if (per_tap == 1) {
-                *cy++ = slice_block(v, wt, &ones, &twos, &fours);
+                *cy++ = bnn_slice_block8(v, wt, &ones, &twos, &fours, 0);
                 wt += BNN_SLICE_BLOCK;
                 continue;
             }
@@ -503,9 +474,9 @@ static BNN_ALWAYS_INLINE uint32_t slice_run_bits(const uint32_t *base, int32_t r
 #pragma GCC unroll 2
 #endif
             for (s = 0; s < per_tap; s += 2, wt += 2 * BNN_SLICE_BLOCK) {
-                uint32_t c0 = slice_block(v >> (BNN_SLICE_BLOCK * s), wt, &ones, &twos, &fours);
-                uint32_t c1 = slice_block(v >> (BNN_SLICE_BLOCK * (s + 1)), wt + BNN_SLICE_BLOCK,
-                                          &ones, &twos, &fours);
+                uint32_t c0 = bnn_slice_block8(v >> (BNN_SLICE_BLOCK * s), wt, &ones, &twos, &fours, 0);
+                uint32_t c1 = bnn_slice_block8(v >> (BNN_SLICE_BLOCK * (s + 1)),
+                                               wt + BNN_SLICE_BLOCK, &ones, &twos, &fours, 0);
                 bnn_csa(cy++, &e8, e8, c0, c1);
             }
         }

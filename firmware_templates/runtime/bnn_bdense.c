@@ -3,6 +3,8 @@
 /* As in bnn_bconv2d.c: GCC's first scheduling pass makes the unrolled row network spill. */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("no-schedule-insns")
+/* and no memset/memcpy calls for the short zeroing and copy loops of the sliced path */
+#pragma GCC optimize("no-tree-loop-distribute-patterns")
 #endif
 
 #include "bnn_internal.h"
@@ -17,10 +19,13 @@ static int32_t dense_words(int32_t h, int32_t w, int32_t c, int32_t in_pack_grou
     return h * w * bnn_words_per_pixel(c, in_pack_groups);
 }
 
+/* rows: whether the call reads weights, threshold and flip (else the sliced layout). */
 static bnn_status check_hidden(const bnn_bdense_hidden_params *p, const uint32_t *in,
-                               const uint32_t *out)
+                               const uint32_t *out, int rows)
 {
-    if (p == 0 || in == 0 || out == 0 || p->weights == 0 || p->threshold == 0 || p->flip == 0)
+    if (p == 0 || in == 0 || out == 0)
+        return BNN_ERR_ARGUMENT;
+    if (rows ? p->weights == 0 || p->threshold == 0 || p->flip == 0 : p->sliced == 0)
         return BNN_ERR_ARGUMENT;
     if (p->in_h <= 0 || p->in_w <= 0 || p->in_c <= 0 || p->in_pack_groups <= 0 ||
         p->out_features <= 0 || p->out_pack_groups <= 0)
@@ -63,7 +68,7 @@ bnn_status bnn_bdense_hidden_ref(const bnn_bdense_hidden_params *p, const uint32
                                  uint32_t *out)
 {
     int32_t j, nwords, k, opg, owg, wpp_out;
-    bnn_status st = check_hidden(p, in, out);
+    bnn_status st = check_hidden(p, in, out, 1);
     if (st != BNN_OK)
         return st;
     nwords = dense_words(p->in_h, p->in_w, p->in_c, p->in_pack_groups);
@@ -257,6 +262,149 @@ static BNN_ALWAYS_INLINE int32_t dense_xor_popcount(const uint32_t *a, const uin
 #undef DENSE_QUAD
 #endif
 
+
+/* ---- sliced path: a word holds the 32 rows of an output word (every build) ------------------ */
+
+/* Planes of the sliced counts: pc <= K and the limits <= K + 1 are below 2^planes; at least 5,
+ * the counter planes kept in registers (so the compare reads every limit word unconditionally). */
+static int32_t sliced_planes(int32_t k)
+{
+    int32_t planes = 0;
+    uint32_t v = (uint32_t)k + 1u;
+    while (v != 0u) {
+        planes++;
+        v >>= 1;
+    }
+    return planes < 5 ? 5 : planes;
+}
+
+/* Inputs `bit` .. `bit` + 15 of x against the sliced weight words w[bit..bit + 15] (word j:
+ * input j of the 32 rows): two bnn_slice_block8 networks and one more adder, 15 carry-save
+ * adders into the running ones..eights; returns the block's carry of weight 16. */
+static BNN_ALWAYS_INLINE uint32_t sliced_block16(uint32_t x, const uint32_t *w, uint32_t *ones,
+                                                 uint32_t *twos, uint32_t *fours,
+                                                 uint32_t *eights, const int32_t bit)
+{
+    uint32_t e0 = bnn_slice_block8(x, w, ones, twos, fours, bit);
+    uint32_t e1 = bnn_slice_block8(x, w, ones, twos, fours, bit + 8);
+    uint32_t s;
+    bnn_csa(&s, eights, *eights, e0, e1);
+    return s;
+}
+
+/* Adds the bit-sliced word c (bit r: 1 for row r) into the planes acc[0], acc[1], ... (an
+ * exact bit-sliced counter: it stops where nothing carries; no plane past the final count's
+ * top is reached). */
+static BNN_ALWAYS_INLINE void sliced_ripple(uint32_t *acc, uint32_t c)
+{
+    while (c != 0u) {
+        uint32_t d = *acc & c;
+        *acc++ ^= c;
+        c = d;
+    }
+}
+
+/* Adds the m bit-sliced words c[0..m) (weight 1 relative to acc[0]) into the planes acc[]:
+ * blocks of 16 through a Harley-Seal network (15 carry-save adders) into acc[0..3] held in
+ * registers, the block's carry of weight 16 rippled from acc[4]; the rest one by one. */
+static void sliced_add_words(uint32_t *acc, const uint32_t *c, int32_t m)
+{
+    uint32_t p0 = acc[0], p1 = acc[1], p2 = acc[2], p3 = acc[3];
+    for (; m >= 16; m -= 16, c += 16) {
+        uint32_t t0, t1, f0, f1, e0, e1, s;
+        bnn_csa(&t0, &p0, p0, c[0], c[1]);
+        bnn_csa(&t1, &p0, p0, c[2], c[3]);
+        bnn_csa(&f0, &p1, p1, t0, t1);
+        bnn_csa(&t0, &p0, p0, c[4], c[5]);
+        bnn_csa(&t1, &p0, p0, c[6], c[7]);
+        bnn_csa(&f1, &p1, p1, t0, t1);
+        bnn_csa(&e0, &p2, p2, f0, f1);
+        bnn_csa(&t0, &p0, p0, c[8], c[9]);
+        bnn_csa(&t1, &p0, p0, c[10], c[11]);
+        bnn_csa(&f0, &p1, p1, t0, t1);
+        bnn_csa(&t0, &p0, p0, c[12], c[13]);
+        bnn_csa(&t1, &p0, p0, c[14], c[15]);
+        bnn_csa(&f1, &p1, p1, t0, t1);
+        bnn_csa(&e1, &p2, p2, f0, f1);
+        bnn_csa(&s, &p3, p3, e0, e1);
+        sliced_ripple(acc + 4, s);
+    }
+    for (; m > 0; m--, c++) { /* ripple through the registers, then memory */
+        uint32_t d = p0 & *c;
+        p0 ^= *c;
+        if (d != 0u) {
+            uint32_t e = p1 & d;
+            p1 ^= d;
+            d = p2 & e;
+            p2 ^= e;
+            e = p3 & d;
+            p3 ^= d;
+            sliced_ripple(acc + 4, e);
+        }
+    }
+    acc[0] = p0;
+    acc[1] = p1;
+    acc[2] = p2;
+    acc[3] = p3;
+}
+
+#define BNN_DENSE_SLICE_CHUNK 64 /* input words per chunk: their carries are kept in a buffer */
+#define BNN_DENSE_SLICE_MAX_PLANES 32
+
+/*
+ * One output word of the sliced path: bit r = the output bit of row r of its (up to) 32 rows.
+ * s: the word's sliced block (pipeline/ops/bdense.py: sliced_blocks): 32*n weight words (word
+ * 32*i + b: bit r = weight bit b of input word i of row r), then `planes` limit words (bit r of
+ * word b: bit b of row r's limit L_r), then the invert word. The 32 rows count in parallel:
+ * each input bit is broadcast to a mask (SBFX) and XORed with its weight word, and the words go
+ * through carry-save adders into bit-sliced counters, so the per-row popcount, threshold and
+ * bit packing of the rows path cost nothing per row: pc_r < L_r is decided for all 32 rows at
+ * once from the most significant plane down. Output bit r = (pc_r < L_r) ^ invert_r.
+ * buf: 2 * BNN_DENSE_SLICE_CHUNK words: a chunk of input words, then their carries (weight 32)
+ * at the same index BNN_DENSE_SLICE_CHUNK words on, so one pointer reads the word and writes
+ * its carry; `loaded`: buf already holds the whole input (n <= BNN_DENSE_SLICE_CHUNK).
+ */
+static uint32_t dense_sliced_word(const uint32_t *in, int32_t n, const uint32_t *s,
+                                  int32_t planes, uint32_t *buf, int loaded)
+{
+    uint32_t ones = 0u, twos = 0u, fours = 0u, eights = 0u, sixteens = 0u;
+    uint32_t acc[BNN_DENSE_SLICE_MAX_PLANES]; /* planes of weight 32, 64, ... */
+    const uint32_t *lim = s + BNN_WORD_BITS * n;
+    int32_t top = planes - 5, i, q, m; /* planes >= 5 */
+    uint32_t lt = 0u, eq = 0xFFFFFFFFu;
+    for (q = 0; q < top + 4; q++) /* + 4: sliced_add_words loads 4 planes */
+        acc[q] = 0u;
+    for (i = 0; i < n; i += m) {
+        uint32_t *x;
+        m = n - i < BNN_DENSE_SLICE_CHUNK ? n - i : BNN_DENSE_SLICE_CHUNK;
+        if (!loaded)
+            for (q = 0; q < m; q++)
+                buf[q] = in[i + q];
+        for (x = buf; x < buf + m; x++, s += BNN_WORD_BITS) {
+            uint32_t v = *x;
+            uint32_t s0 = sliced_block16(v, s, &ones, &twos, &fours, &eights, 0);
+            uint32_t s1 = sliced_block16(v, s, &ones, &twos, &fours, &eights, 16);
+            bnn_csa(x + BNN_DENSE_SLICE_CHUNK, &sixteens, sixteens, s0, s1);
+        }
+        sliced_add_words(acc, buf + BNN_DENSE_SLICE_CHUNK, m);
+    }
+#define BNN_SLICED_CMP(plane, b)                                                               \
+    do {                                                                                       \
+        uint32_t l_ = lim[b];                                                                  \
+        lt |= eq & ~(plane) & l_;                                                              \
+        eq &= ~((plane) ^ l_);                                                                 \
+    } while (0)
+    for (q = top - 1; q >= 0; q--)
+        BNN_SLICED_CMP(acc[q], q + 5);
+    BNN_SLICED_CMP(sixteens, 4);
+    BNN_SLICED_CMP(eights, 3);
+    BNN_SLICED_CMP(fours, 2);
+    BNN_SLICED_CMP(twos, 1);
+    BNN_SLICED_CMP(ones, 0);
+#undef BNN_SLICED_CMP
+    return lt ^ lim[planes];
+}
+
 #ifdef BNN_HAVE_MVE
 /*
  * Helium path of the dense layers (Cortex-M55/M85 builds with MVE; bnn_bdense_hidden_opt and
@@ -340,8 +488,9 @@ static void dense_popcounts_mve(const uint32_t *in, const uint32_t *w, int32_t n
 }
 #endif
 
-/* Optimized. Helium builds count the rows 4 at a time in vectors (dense_popcounts_mve above)
- * and assemble each output word in a register. Scalar builds count each row with one inlined
+/* Optimized. Params in the sliced layout take the sliced path (dense_sliced_word above) on
+ * every build. Otherwise Helium builds count the rows 4 at a time in vectors (dense_popcounts_mve
+ * above) and assemble each output word in a register. Scalar builds count each row with one inlined
  * exact carry-save XOR-popcount over the flat input (dense_xor_popcount), rows in order; per
  * output word of nb <= 32 bits (a word ends at 32 bits or with its packing group, the rest of
  * it stays 0) the bits are shifted in from the top in a register, so a row costs its popcount,
@@ -351,13 +500,25 @@ bnn_status bnn_bdense_hidden_opt(const bnn_bdense_hidden_params *p, const uint32
 {
     int32_t nwords, k, opg;
     const uint32_t *row;
-    bnn_status st = check_hidden(p, in, out);
+    bnn_status st = check_hidden(p, in, out, p != 0 && p->sliced == 0);
     if (st != BNN_OK)
         return st;
     nwords = dense_words(p->in_h, p->in_w, p->in_c, p->in_pack_groups);
     k = p->in_h * p->in_w * p->in_c;
     opg = p->out_features / p->out_pack_groups;
     row = p->weights;
+    if (p->sliced != 0) {
+        const uint32_t *s = p->sliced;
+        int32_t j, planes = sliced_planes(k);
+        int32_t words = p->out_pack_groups * bnn_words_per_group(opg);
+        uint32_t buf[2 * BNN_DENSE_SLICE_CHUNK];
+        int loaded = nwords <= BNN_DENSE_SLICE_CHUNK;
+        for (j = 0; loaded && j < nwords; j++) /* once per call where the input fits */
+            buf[j] = in[j];
+        for (j = 0; j < words; j++, s += BNN_WORD_BITS * nwords + planes + 1)
+            out[j] = dense_sliced_word(in, nwords, s, planes, buf, loaded);
+        return BNN_OK;
+    }
 #ifdef BNN_HAVE_MVE
     {
         int32_t j, idx = 0, sh = 0; /* output j: its place in its packing group, its bit */
@@ -408,6 +569,20 @@ bnn_status bnn_bdense_hidden(const bnn_bdense_hidden_params *p, const uint32_t *
                              uint32_t *out)
 {
     return bnn_bdense_hidden_opt(p, in, out);
+}
+
+const char *bnn_bdense_hidden_path_name(const bnn_bdense_hidden_params *p)
+{
+    static const uint32_t word = 0u; /* stands in for in and out: only their NULL-ness is checked */
+    if (p == 0 || check_hidden(p, &word, &word, p->sliced == 0) != BNN_OK)
+        return "invalid";
+    if (p->sliced != 0)
+        return "sliced";
+#ifdef BNN_HAVE_MVE
+    return "mve";
+#else
+    return "rows";
+#endif
 }
 
 bnn_status bnn_bdense_output_ref(const bnn_bdense_output_params *p, const uint32_t *in,

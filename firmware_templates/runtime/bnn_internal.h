@@ -184,6 +184,42 @@ typedef uint64_t bnn_word_pair __attribute__((may_alias));
 #define BNN_LOAD_PAIR(p, i, lo, hi) ((lo) = (p)[i], (hi) = (p)[(i) + 1])
 #endif
 
+/* Bit j of x as a mask: 0 or all ones (one SBFX on Thumb-2). */
+#define BNN_BIT_MASK(x, j) ((uint32_t)(-(int32_t)(((x) >> (j)) & 1u)))
+
+/* Two inputs j, j + 1 of block v against transposed weights wt[j], wt[j + 1] (one LDRD). */
+#define BNN_SLICE_PAIR(v, wt, j, y0, y1)                                                       \
+    do {                                                                                       \
+        uint32_t w0_, w1_;                                                                     \
+        BNN_LOAD_PAIR(wt, j, w0_, w1_);                                                        \
+        (y0) = w0_ ^ BNN_BIT_MASK(v, j);                                                       \
+        (y1) = w1_ ^ BNN_BIT_MASK(v, (j) + 1);                                                 \
+    } while (0)
+
+/* Inputs bit .. bit + 7 of v (bit: a constant) against the transposed weight words
+ * wt[bit..bit + 7] (word j: input j of every lane), the Harley-Seal network of a block: 7 carry-save
+ * adders into the lanes' ones, twos, fours; returns the block's carry of weight 8. The
+ * bit-sliced paths' building block: bnn_bconv2d.c (32 output channels) and bnn_bdense.c
+ * (32 rows). */
+static BNN_ALWAYS_INLINE uint32_t bnn_slice_block8(uint32_t v, const uint32_t *wt,
+                                                   uint32_t *ones, uint32_t *twos,
+                                                   uint32_t *fours, const int32_t bit)
+{
+    uint32_t t0, t1, f0, f1, e, y0, y1;
+    BNN_SLICE_PAIR(v, wt, bit + 0, y0, y1);
+    bnn_csa(&t0, ones, *ones, y0, y1);
+    BNN_SLICE_PAIR(v, wt, bit + 2, y0, y1);
+    bnn_csa(&t1, ones, *ones, y0, y1);
+    bnn_csa(&f0, twos, *twos, t0, t1);
+    BNN_SLICE_PAIR(v, wt, bit + 4, y0, y1);
+    bnn_csa(&t0, ones, *ones, y0, y1);
+    BNN_SLICE_PAIR(v, wt, bit + 6, y0, y1);
+    bnn_csa(&t1, ones, *ones, y0, y1);
+    bnn_csa(&f1, twos, *twos, t0, t1);
+    bnn_csa(&e, fours, *fours, f0, f1);
+    return e;
+}
+
 /* y0 = a[i] ^ b[i], y1 = a[i + 1] ^ b[i + 1] with two pair loads. */
 #define BNN_XOR_PAIR(a, b, i, y0, y1)                                                          \
     do {                                                                                       \

@@ -103,6 +103,94 @@ def dense_weights_nchw(layer: BDense) -> np.ndarray:
     return B.from_bits(bits).transpose(0, 3, 1, 2)
 
 
+SLICED_ROWS = 32  # rows per output word of the sliced layout
+
+
+def sliced_planes(k: int) -> int:
+    """Bit planes of the sliced path's counts and limits (popcounts <= K, limits <= K + 1):
+    the bit length of K + 1, at least 5 (the counter planes the kernel keeps in registers;
+    it then reads every limit word without a test)."""
+    return max(5, int(k + 1).bit_length())
+
+
+def sliced_blocks(layer: BDense, out_pack_groups: int) -> np.ndarray:
+    """The hidden layer's weights and thresholds in the runtime's sliced layout
+    (``bnn_bdense_hidden_params.sliced``; ``bnn_bdense.c``: ``dense_sliced_word``).
+
+    One block per output word, in output order (packing group g, then its words of up to 32
+    rows; row r of the word at bit r), each ``32*n + planes + 1`` uint32 words, n the input
+    words and planes :func:`sliced_planes`:
+    - word ``32*i + b``: bit r = weight bit b of input word i of row r (a 32x32 bit transpose
+      of the rows' words);
+    - ``planes`` limit words: bit r of word p = bit p of ``L_r``, where the row's output is
+      ``(pc_r < L_r) XOR invert_r``, pc the popcount of input XOR row. From the IR's
+      ``(dot < threshold) XOR flip`` with ``dot = K - 2*pc``: ``dot < t`` iff ``2*pc > K - t``
+      iff ``pc >= floor((K - t) / 2) + 1``, so ``L = floor((K - t) / 2) + 1`` clipped to
+      ``[0, K + 1]`` and ``invert = 1 XOR flip``;
+    - the invert word.
+    Lanes past a word's last row have zero weights, ``L = 0`` and ``invert = 0``: their
+    output bits are 0, as the packing's padding bits must be.
+    Returns uint32[words * (32*n + planes + 1)]."""
+    if layer.output:
+        raise ValueError(f"{layer.name}: the sliced layout is for hidden dense layers")
+    n_rows, n = layer.weights.shape
+    opg = n_rows // out_pack_groups
+    planes = sliced_planes(layer.k)
+    limit = np.clip((layer.k - layer.threshold.astype(np.int64)) // 2 + 1, 0, layer.k + 1)
+    invert = 1 ^ (layer.flip.astype(np.int64) & 1)
+    # bit b of word i of every row: [rows, 32*n]
+    wbits = ((layer.weights[:, :, None] >> np.arange(32, dtype=np.uint32)) & 1).reshape(n_rows, -1)
+    lane = np.uint32(1) << np.arange(SLICED_ROWS, dtype=np.uint32)
+    blocks = []
+    for g in range(out_pack_groups):
+        for r0 in range(g * opg, (g + 1) * opg, SLICED_ROWS):
+            rows = np.arange(r0, min(r0 + SLICED_ROWS, (g + 1) * opg))
+            nb = len(rows)
+            w_t = (wbits[rows].astype(np.uint32) * lane[:nb, None]).sum(axis=0, dtype=np.uint64)
+            lim = [int(((limit[rows] >> p) & 1) @ lane[:nb].astype(np.int64)) for p in range(planes)]
+            inv = int(invert[rows] @ lane[:nb].astype(np.int64))
+            blocks.append(np.concatenate([w_t.astype(np.uint32),
+                                          np.array(lim + [inv], dtype=np.uint32)]))
+    return np.concatenate(blocks).astype(np.uint32)
+
+
+def dense_path(layer: BDense, out_pack_groups: int, target) -> str:
+    """The path of ``layer`` in firmware for ``target`` (a :class:`pipeline.targets.KernelTarget`),
+    as ``bnn_bdense_hidden_path_name`` names it: ``"mve"`` on Helium builds (4 rows per
+    vector), ``"sliced"`` for hidden layers on the other Thumb-2 builds where
+    :func:`sliced_pays`, else ``"rows"`` (scalar carry-save rows; Cortex-M0 always: without
+    SBFX and LDRD and with 8 low registers the sliced path ran 11 % more instructions than the
+    rows on the default model's dense layer). The renderer writes the sliced layout
+    (``bnn_bdense_hidden_params.sliced``) exactly where this says ``"sliced"``, and the C
+    kernel takes the path its params hold."""
+    if target.mve:
+        return "mve"
+    if not layer.output and not target.v6m and sliced_pays(layer, out_pack_groups):
+        return "sliced"
+    return "rows"
+
+
+# Cost model of the hidden dense paths on Thumb-2 (QEMU instruction counts on Cortex-M4 of
+# calls with n = 1..128 input words and 8..32 rows, fitted linearly; M3, M7 and M33 run within
+# 1 % of them): a row of the rows path costs about 7.5 n + 88, an output word of the sliced
+# path about 254 n + 264 whatever its rows (a word of 32 rows at n = 54: 14,000 against 15,300).
+_ROWS_PER_ROW = (15, 176)  # doubled: 2 * (7.5 n + 88)
+_SLICED_PER_WORD = (508, 528)  # doubled: 2 * (254 n + 264)
+
+
+def sliced_pays(layer: BDense, out_pack_groups: int) -> bool:
+    """Whether the sliced path runs fewer instructions than the rows on Thumb-2, summed over
+    the output words (words of fewer than 32 rows cost the sliced path as much as full ones).
+    It pays for full words up to about 160 input words, and for short words on short inputs
+    (the rows' per-row count and threshold dominate there)."""
+    n = layer.weights.shape[1]
+    opg = layer.out_features // out_pack_groups
+    words = out_pack_groups * B.words_per_group(opg)
+    rows_cost = layer.out_features * (_ROWS_PER_ROW[0] * n + _ROWS_PER_ROW[1])
+    sliced_cost = words * (_SLICED_PER_WORD[0] * n + _SLICED_PER_WORD[1])
+    return sliced_cost < rows_cost
+
+
 def random_bdense(rng: np.random.Generator, in_shape: tuple[int, int, int], out_features: int,
                   output: bool, in_pack_groups: int = 1, name: str = "dense") -> BDense:
     """A dense layer with random weights: hidden with a realistic threshold table, or output
@@ -199,10 +287,9 @@ class BDenseOp(LayerOp):
         return 1
 
     def kernel_path(self, layer: BDense, out_pack_groups: int, target) -> str:
-        """bnn_bdense_hidden_opt / bnn_bdense_output_opt: Helium builds take the vector rows
-        (4 rows per input vector, "mve") for every shape, other builds the scalar carry-save
-        rows ("rows")."""
-        return "mve" if target.mve else "rows"
+        """bnn_bdense_hidden_opt / bnn_bdense_output_opt: :func:`dense_path` (output layers:
+        "mve" on Helium builds, else "rows")."""
+        return dense_path(layer, out_pack_groups, target)
 
     def c_params_type(self, layer: BDense) -> str:
         return "bnn_bdense_output_params" if layer.output else "bnn_bdense_hidden_params"

@@ -10,19 +10,22 @@ import pytest
 from bench import BenchError
 from bench import flash_reads
 from bench.kernels import weight_words_streamed
+from pipeline.ops.bdense import sliced_blocks
 from pipeline import boards, random_ir, render
 
 from test_models_in_qemu import deploy_ir
 
 
-def expected_weight_bytes(layer, path: str) -> int:
+def expected_weight_bytes(layer, path: str, out_pack_groups: int) -> int:
     if layer.kind == "bconv2d":
         oh, ow, oc = layer.out_shape
         kh, kw = layer.kernel
         field = kh * kw * ((layer.in_shape[2] // layer.groups + 31) // 32)
         per_call = path in ("lanes", "bitsliced")
         return 4 * oc * field * (1 if per_call else oh * ow)
-    if layer.kind == "bdense":
+    if layer.kind == "bdense":  # each row once; the sliced layout: each word's block once
+        if path == "sliced":
+            return 4 * int(sliced_blocks(layer, out_pack_groups).size)
         return 4 * int(layer.weights.size)
     return 0
 
@@ -43,16 +46,32 @@ def test_weight_reads_match_the_access_pattern(tmp_path, board_name, seed):
     model = random_ir.random_model(1000 + seed)
     rec, _ = _measure(model, board_name, tmp_path, seed)
     convs = 0
-    for layer, row in zip(model.layers, rec["layers"]):
-        want = expected_weight_bytes(layer, row["path"])
+    for i, (layer, row) in enumerate(zip(model.layers, rec["layers"])):
+        groups = model.out_pack_groups(i)
+        want = expected_weight_bytes(layer, row["path"], groups)
         assert row["by_category"]["weights"] == want, (layer.name, row["path"])
         if layer.kind in ("bconv2d", "bdense"):
             convs += 1
-            assert want == 4 * weight_words_streamed(layer, row["path"])  # bench/kernels' model
+            assert want == 4 * weight_words_streamed(layer, row["path"], groups)  # bench's model
     assert convs > 0
     total = rec["inference"]["by_category"]["weights"]
     assert total == sum(r["by_category"]["weights"] for r in rec["layers"])
     assert rec["inference"]["flash_read_bytes"] >= total > 0
+
+
+@pytest.mark.parametrize("board_name", ["mps2-an386", "mps2-an385"])
+def test_sliced_dense_reads_each_block_once(tmp_path, board_name):
+    """The sliced layout of a hidden dense layer: every word of every output word's block (its
+    transposed weights, limit planes and invert word) is read from flash exactly once."""
+    model = random_ir.random_model(1001, hidden_dense=32)
+    rec, _ = _measure(model, board_name, tmp_path)
+    rows = [(i, layer, row) for i, (layer, row) in enumerate(zip(model.layers, rec["layers"]))
+            if row["path"] == "sliced"]
+    assert rows
+    for i, layer, row in rows:
+        want = 4 * int(sliced_blocks(layer, model.out_pack_groups(i)).size)
+        assert row["by_category"]["weights"] == want
+        assert row["by_category"]["per_channel"] == 0  # no thresholds or flips in flash
 
 
 def test_a_wrong_qemu_count_is_refused(tmp_path):

@@ -81,3 +81,14 @@ def test_verify_catches_a_changed_logit_and_a_changed_layer(tmp_path):
     with pytest.raises(verify.FirmwareOutputError):
         verify.verify([r for r in run.records if not (r[0] == "vec" and r[1]["i"] == "0")],
                       model, images)
+
+
+@pytest.mark.parametrize("board_name", ["mps2-an385", "mps2-an386", "mps2-an500", "mps2-an505"])
+def test_sliced_dense_layout_runs_on_thumb2_boards(tmp_path, board_name):
+    """A model whose hidden dense layer the renderer writes in the sliced layout (Cortex-M3,
+    M4, M7, M33): logits and every layer's CRC against the oracle."""
+    model = random_ir.random_model(1001, hidden_dense=32)
+    paths = [r["path"] for r in render.kernel_choices(model, boards.load_board(board_name))["layers"]]
+    assert "sliced" in paths
+    run, checked = deploy_ir(model, board_name, tmp_path)
+    _check(run, checked, model)

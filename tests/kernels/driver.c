@@ -2,7 +2,8 @@
  * driver.c - host test driver of the runtime kernels (tests/kernels/).
  *
  * Usage: driver KERNEL VARIANT CASES_IN RESULTS_OUT
- *   KERNEL  thermometer | bconv2d | bmaxpool2d | bdense_hidden | bdense_output | argmax |
+ *   KERNEL  thermometer | bconv2d | bmaxpool2d | bdense_hidden | bdense_sliced (the hidden
+ *           layer in the sliced layout) | bdense_output | argmax |
  *           xor_popcount | bconv2d_paths (the conv's path choice: output words = the selected
  *           bnn_bconv2d_path, then the predicates mve, bitsliced, lanes, field9, field18,
  *           bitsliced_mve)
@@ -179,18 +180,46 @@ static bnn_status run_bmaxpool2d(const test_case *tc, variant v, void *out)
     return bnn_bmaxpool2d(&p, (const uint32_t *)tc->arrays[0], (uint32_t *)out);
 }
 
-static bnn_status run_bdense_hidden(const test_case *tc, variant v, void *out)
+/* The hidden dense params of a case: shape, the rows layout (arrays 0-2), no sliced layout. */
+static bnn_bdense_hidden_params hidden_params(const test_case *tc)
 {
     const int32_t *q = tc->params;
-    const uint32_t *in = (const uint32_t *)tc->arrays[3];
     bnn_bdense_hidden_params p;
-    need(tc, 7, 4);
     p.in_h = q[0]; p.in_w = q[1]; p.in_c = q[2]; p.in_pack_groups = q[3];
     p.out_features = q[4]; p.out_pack_groups = q[5];
     p.weights = (const uint32_t *)tc->arrays[0];
     p.threshold = (const int32_t *)tc->arrays[1];
     p.flip = (const uint8_t *)tc->arrays[2];
+    p.sliced = 0;
+    return p;
+}
+
+static bnn_status run_bdense_hidden(const test_case *tc, variant v, void *out)
+{
+    const uint32_t *in = (const uint32_t *)tc->arrays[3];
+    bnn_bdense_hidden_params p;
+    need(tc, 7, 4);
+    p = hidden_params(tc);
     if (v == REF) return bnn_bdense_hidden_ref(&p, in, (uint32_t *)out);
+    if (v == OPT) return bnn_bdense_hidden_opt(&p, in, (uint32_t *)out);
+    return bnn_bdense_hidden(&p, in, (uint32_t *)out);
+}
+
+/* The hidden layer in the sliced layout (arrays[4]). ref: the rows layout with sliced also
+ * set (the reference ignores it); opt and wrapper: weights, threshold and flip NULL, so the
+ * sliced path cannot read them. */
+static bnn_status run_bdense_sliced(const test_case *tc, variant v, void *out)
+{
+    const uint32_t *in = (const uint32_t *)tc->arrays[3];
+    bnn_bdense_hidden_params p;
+    need(tc, 7, 5);
+    p = hidden_params(tc);
+    p.sliced = (const uint32_t *)tc->arrays[4];
+    if (v == REF)
+        return bnn_bdense_hidden_ref(&p, in, (uint32_t *)out);
+    p.weights = 0;
+    p.threshold = 0;
+    p.flip = 0;
     if (v == OPT) return bnn_bdense_hidden_opt(&p, in, (uint32_t *)out);
     return bnn_bdense_hidden(&p, in, (uint32_t *)out);
 }
@@ -236,7 +265,8 @@ static runner find_runner(const char *name)
     static const struct { const char *name; runner fn; } table[] = {
         {"thermometer", run_thermometer}, {"bconv2d", run_bconv2d},
         {"bmaxpool2d", run_bmaxpool2d}, {"bdense_hidden", run_bdense_hidden},
-        {"bdense_output", run_bdense_output}, {"argmax", run_argmax},
+        {"bdense_sliced", run_bdense_sliced}, {"bdense_output", run_bdense_output},
+        {"argmax", run_argmax},
         {"xor_popcount", run_xor_popcount}, {"bconv2d_paths", run_bconv2d_paths},
     };
     size_t i;

@@ -8,11 +8,14 @@ groups. Expected outputs come from pipeline.reference (the oracle), one case at 
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from pipeline import bits as B
 from pipeline import random_ir as R
 from pipeline import reference as ref
+from pipeline.ops.bdense import sliced_blocks
 
 from kernel_harness import Case
 
@@ -149,6 +152,40 @@ def bdense_hidden_case(rng: np.random.Generator) -> tuple[Case, np.ndarray]:
     return Case(params, arrays), _words(expected)
 
 
+# Input words of the sliced cases beyond the small shapes: the carry blocks of 16 (15-17, 31-33),
+# the 64-word chunk (63-65, 128-129) and the default model's 54.
+SLICED_WORDS = (15, 16, 17, 31, 32, 33, 54, 63, 64, 65, 128, 129)
+
+
+def bdense_sliced_case(rng: np.random.Generator) -> tuple[Case, np.ndarray]:
+    """A hidden dense layer in the sliced layout (arrays: weights, threshold, flip, input,
+    sliced blocks): half the small shapes of bdense_hidden_case, half the SLICED_WORDS input
+    words (a row of 32-channel pixels, or 31 channels so that K is not a multiple of 32, or
+    33 channels in two words per pixel); 1-70 rows in 1-8 packing groups (words of fewer than
+    32 rows, several words per group); a third of the thresholds at the ends of [-K, K+1]."""
+    if rng.random() < 0.5:
+        shape = _dense_input_shape(rng)
+    else:
+        n = int(rng.choice(SLICED_WORDS))
+        c = int(rng.choice([32, 31, 33]))
+        shape = (1, n // 2 if c == 33 and n % 2 == 0 else n, c)
+    in_groups = _divisor(rng, shape[2])
+    layer = R.random_bdense(rng, shape, int(rng.integers(1, 71)), output=False,
+                            in_pack_groups=in_groups)
+    k = layer.k
+    threshold = layer.threshold.copy()
+    ends = rng.random(layer.out_features) < 0.33
+    threshold[ends] = rng.choice([-k, -k + 1, k, k + 1], size=int(ends.sum()))
+    layer = dataclasses.replace(layer, threshold=threshold)
+    out_groups = _divisor(rng, layer.out_features)
+    x = R.random_activations(rng, 1, shape, in_groups)
+    expected = ref.bdense(layer, x, out_groups)[0]
+    params = [*shape, in_groups, layer.out_features, out_groups, expected.size]
+    arrays = [layer.weights, layer.threshold, layer.flip, x[0],
+              sliced_blocks(layer, out_groups)]
+    return Case(params, arrays), _words(expected)
+
+
 def bdense_output_case(rng: np.random.Generator) -> tuple[Case, np.ndarray]:
     shape = _dense_input_shape(rng)
     in_groups = _divisor(rng, shape[2])
@@ -190,12 +227,19 @@ GENERATORS = {
     "bconv2d": bconv2d_case,
     "bmaxpool2d": bmaxpool2d_case,
     "bdense_hidden": bdense_hidden_case,
+    "bdense_sliced": bdense_sliced_case,
     "bdense_output": bdense_output_case,
     "argmax": argmax_case,
     "xor_popcount": xor_popcount_case,
 }
 
 
+# Each kernel's stream of cases is seeded by its place here (new kernels go at the end, so the
+# cases of the others stay the same).
+SEED_ORDER = ("argmax", "bconv2d", "bdense_hidden", "bdense_output", "bmaxpool2d",
+              "thermometer", "xor_popcount", "bdense_sliced")
+
+
 def random_cases(kernel: str, seed: int, count: int) -> list[tuple[Case, np.ndarray]]:
-    rng = np.random.default_rng([seed, sorted(GENERATORS).index(kernel)])
+    rng = np.random.default_rng([seed, SEED_ORDER.index(kernel)])
     return [GENERATORS[kernel](rng) for _ in range(count)]

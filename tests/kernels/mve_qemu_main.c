@@ -6,7 +6,8 @@
  * each output with the oracle's words. One record per call:
  *     BNN conv case=<i> variant=opt|wrapper|bitsliced_mve path=<selected path> status=<bnn_status>
  *         match=0|1 crc=<CRC-32 of output>
- *     BNN dense case=<i> variant=opt|wrapper status=<bnn_status> match=0|1 crc=<CRC-32>
+ *     BNN dense case=<i> variant=opt|wrapper path=<bnn_bdense_hidden_path_name or output>
+ *         status=<bnn_status> match=0|1 crc=<CRC-32>
  *     BNN thermo case=<i> variant=opt|wrapper path=<thermometer path> status=<bnn_status>
  *         match=0|1 crc=<CRC-32>
  * plus "BNN build mve=0|1" (whether the runtime was compiled with its Helium path) first.
@@ -89,6 +90,7 @@ static int run_dense(int32_t index, const mve_dense_case *c, int wrapper)
     bnn_rec_begin("dense");
     bnn_rec_i32("case", index);
     bnn_rec_str("variant", wrapper ? "wrapper" : "opt");
+    bnn_rec_str("path", c->output ? "output" : bnn_bdense_hidden_path_name(&c->hidden_params));
     bnn_rec_i32("status", (int32_t)st);
     bnn_rec_u32("match", (uint32_t)ok);
     bnn_rec_hex("crc", crc32_words(out, c->out_words));

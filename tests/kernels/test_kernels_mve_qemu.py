@@ -91,6 +91,34 @@ def dense_cases():
     return out
 
 
+# Hidden layers in the sliced layout (in_shape, out_features): the default model's dense6 (two
+# words, 32 + 5 rows), a 64-word chunk plus one, and one input word; then random ones.
+SLICED_SPECIAL = [((3, 3, 192), 37), ((1, 65, 32), 33), ((1, 1, 32), 64)]
+SLICED_RANDOM = 8
+SLICED_MAX_WORDS = 6000  # per random case: the micro:bit's flash holds them all
+
+
+@lru_cache(maxsize=None)
+def sliced_cases():
+    """(case, expected, False) of hidden dense layers in the sliced layout (5 arrays: the rows
+    layout's, then the sliced blocks; the firmware passes the sliced blocks only)."""
+    rng = np.random.default_rng(SEED + 3)
+    out = []
+    for shape, features in SLICED_SPECIAL:
+        layer = kernel_cases.R.random_bdense(rng, shape, features, output=False)
+        x = kernel_cases.R.random_activations(rng, 1, shape, 1)
+        want = kernel_cases._words(kernel_cases.ref.bdense(layer, x, 1)[0])
+        case = kernel_cases.Case([*shape, 1, features, 1, want.size],
+                                 [layer.weights, layer.threshold, layer.flip, x[0],
+                                  kernel_cases.sliced_blocks(layer, 1)])
+        out.append((case, want, False))
+    while len(out) < len(SLICED_SPECIAL) + SLICED_RANDOM:
+        case, want = kernel_cases.bdense_sliced_case(rng)
+        if case.arrays[4].size <= SLICED_MAX_WORDS:
+            out.append((case, want, False))
+    return out
+
+
 @lru_cache(maxsize=None)
 def cases():
     rng = np.random.default_rng(SEED)
@@ -108,7 +136,12 @@ def dense_header(all_dense) -> list[str]:
     """C arrays and the table of the dense cases (hidden or output)."""
     lines, table = [], []
     for i, (case, expected, output) in enumerate(all_dense):
-        weights, a, b, x = case.arrays
+        weights, a, b, x = case.arrays[:4]
+        sliced = len(case.arrays) == 5
+        if sliced:
+            values = np.asarray(case.arrays[4]).reshape(-1)
+            lines.append(f"static const uint32_t d{i}_s[{values.size}] = "
+                         f"{{\n{c_array(values, 'x')}\n}};")
         names = (("int32_t", "mult", "d"), ("int32_t", "bias", "d")) if output else \
             (("int32_t", "th", "d"), ("uint8_t", "flip", "d"))
         for ctype, name, values, fmt in (("uint32_t", "w", weights, "x"),
@@ -123,9 +156,11 @@ def dense_header(all_dense) -> list[str]:
         if output:
             params = (f"{{0}}, {{{h}, {w}, {c}, {groups}, {features}, d{i}_w, d{i}_mult, "
                       f"d{i}_bias}}")
+        elif sliced:  # the sliced blocks only: the kernel must not need the rows layout
+            params = f"{{{h}, {w}, {c}, {groups}, {features}, {case.params[5]}, 0, 0, 0, d{i}_s}}, {{0}}"
         else:
             params = (f"{{{h}, {w}, {c}, {groups}, {features}, {case.params[5]}, d{i}_w, d{i}_th, "
-                      f"d{i}_flip}}, {{0}}")
+                      f"d{i}_flip, 0}}, {{0}}")
         table.append(f"    {{{int(output)}, {params}, d{i}_in, d{i}_want, {expected.size}}},")
     lines.append("static const mve_dense_case mve_dense_cases[] = {\n"
                  + ("\n".join(table) if table else "    {0}") + "\n};")
@@ -224,7 +259,8 @@ def oracle_mismatches(run, tag, all_cases, variants=("opt", "wrapper")) -> list[
 @pytest.fixture(scope="module")
 def firmware_run(tmp_path_factory):
     work = tmp_path_factory.mktemp("mve_qemu")
-    (work / "mve_cases.h").write_text(cases_header(cases(), dense_cases(), thermo_cases()))
+    (work / "mve_cases.h").write_text(cases_header(cases(), dense_cases() + sliced_cases(),
+                                                   thermo_cases()))
     board = boards.load_board(BOARD)
     sources = [MAIN, *sorted(RUNTIME.glob("*.c"))]
     result = build.build_firmware(board, sources, [work, RUNTIME], work / "fw")
@@ -280,8 +316,12 @@ def test_bitsliced_mve_called_directly(firmware_run):
 
 @pytest.mark.parametrize("variant", ["opt", "wrapper"])
 def test_helium_dense_matches_oracle(firmware_run, variant):
-    bad = oracle_mismatches(firmware_run, "dense", dense_cases(), (variant,))
+    """The Helium rows and, on the same Helium build, the sliced layout's scalar path."""
+    bad = oracle_mismatches(firmware_run, "dense", dense_cases() + sliced_cases(), (variant,))
     assert not bad, "\n".join(bad) + "\n" + firmware_run.output[-2000:]
+    paths = [r["path"] for r in firmware_run.find("dense") if r["variant"] == variant]
+    want = ["output" if output else "mve" for _, _, output in dense_cases()]
+    assert paths == want + ["sliced"] * len(sliced_cases())
 
 
 @pytest.mark.parametrize("variant", ["opt", "wrapper"])

@@ -14,7 +14,8 @@ from kernel_harness import BNN_OK, run_cases
 
 CASES_PER_KERNEL = 500
 SEED = 20240611
-KERNELS = ("thermometer", "bconv2d", "bmaxpool2d", "bdense_hidden", "bdense_output", "argmax")
+KERNELS = ("thermometer", "bconv2d", "bmaxpool2d", "bdense_hidden", "bdense_sliced",
+           "bdense_output", "argmax")
 
 
 @lru_cache(maxsize=None)
@@ -72,3 +73,23 @@ def test_cases_cover_the_shapes_they_claim():
     assert np.any((n > 16) & (n < 32) & (n != 18))
     thermo = np.array([c.params for c, _ in cases_of("thermometer")])
     assert set(thermo[:, 4]) == {0, 1} and thermo[:, 3].max() > 31 and {1, 3} <= set(thermo[:, 2])
+
+
+def test_sliced_cases_cover_the_path_boundaries():
+    """The sliced dense cases reach the boundaries of dense_sliced_word: the 64-word chunk,
+    blocks of 16 carries and the leftovers, several output words per group, words of fewer
+    than 32 rows, one to more than 12 counter planes, and thresholds at both ends."""
+    cases = cases_of("bdense_sliced")
+    params = np.array([c.params for c, _ in cases])
+    h, w, c, in_groups, n_out, out_groups = (params[:, i] for i in range(6))
+    words = h * w * in_groups * ((c // in_groups + 31) // 32)
+    assert {15, 16, 17, 31, 32, 33, 54, 63, 64, 65, 128, 129} <= set(words)
+    assert words.min() == 1
+    opg = n_out // out_groups
+    assert np.any(opg > 32) and np.any(opg % 32 != 0) and np.any(opg == 32)
+    assert np.any(out_groups > 1)
+    k = h * w * c
+    planes = np.array([int(v + 1).bit_length() for v in k])
+    assert planes.min() <= 5 and planes.max() >= 13
+    at_ends = [np.isin(case.arrays[1], [-kk, kk + 1]).any() for case, kk in zip((c for c, _ in cases), k)]
+    assert sum(at_ends) > len(cases) // 4

@@ -130,14 +130,14 @@ def test_model_refuses_a_runtime_of_another_abi(tmp_path, rendered):
     shutil.copytree(alpha.runtime_dir, runtime)
     header = runtime / "bnn.h"
     text = header.read_text()
-    assert "#define BNN_RUNTIME_ABI_VERSION 2\n" in text
-    header.write_text(text.replace("#define BNN_RUNTIME_ABI_VERSION 2\n",
-                                   "#define BNN_RUNTIME_ABI_VERSION 3\n"))
+    assert "#define BNN_RUNTIME_ABI_VERSION 3\n" in text
+    header.write_text(text.replace("#define BNN_RUNTIME_ABI_VERSION 3\n",
+                                   "#define BNN_RUNTIME_ABI_VERSION 4\n"))
     proc = subprocess.run(["gcc", *STRICT, f"-I{alpha.model_dir}", f"-I{runtime}", "-c",
                            str(alpha.model_dir / "alpha.c"), "-o", str(tmp_path / "a.o")],
                           capture_output=True, text=True)
     assert proc.returncode != 0
-    assert "generated for BNN runtime ABI 2" in proc.stderr
+    assert "generated for BNN runtime ABI 3" in proc.stderr
 
 
 def test_two_models_compile_as_one_translation_unit(tmp_path, rendered):

@@ -8,6 +8,7 @@ import pytest
 
 from pipeline import boards, random_ir, reference, render, report, targets
 from pipeline.ops.bconv2d import fast_path
+from pipeline.ops.bdense import dense_path
 from pipeline.ops.thermometer import thermometer_path
 
 
@@ -30,8 +31,8 @@ def _expected(model, board):
             want.append(fast_path(layer, target))
         elif layer.kind == "thermometer":
             want.append(thermometer_path(layer, model.out_pack_groups(i), target))
-        elif layer.kind == "bdense":  # one path per build: Helium vector rows or scalar rows
-            want.append("mve" if target.mve else "rows")
+        elif layer.kind == "bdense":  # Helium vector rows, the sliced layout or scalar rows
+            want.append(dense_path(layer, model.out_pack_groups(i), target))
         else:
             want.append(None)
     return target, want
@@ -94,14 +95,41 @@ def test_report_without_kernels_json_says_nothing_about_paths(tmp_path):
 
 def test_model_sources_do_not_depend_on_the_recorded_paths(tmp_path):
     """The generated code calls each kind's dispatching kernel (bnn_bconv2d), so the model's C
-    is the same whatever path the board takes: only the provenance line names the board."""
+    is the same whatever path the board takes: only the provenance line names the board. The
+    one exception is data: a hidden dense layer whose path is "sliced" on one board has its
+    weights in the sliced layout there (which every build of the runtime runs)."""
     model = _model()
     a = _render(model, "mps2-an386", tmp_path / "a")
     b = _render(model, "mps3-an547", tmp_path / "b")
+    paths = [json.loads(r.kernels_json.read_text())["layers"] for r in (a, b)]
+    layout_differs = [(pa["path"] == "sliced") != (pb["path"] == "sliced")
+                      for pa, pb in zip(*paths)]
+    assert any(layout_differs)  # the test model has a hidden dense layer sliced on the M4
     for f in sorted(a.model_dir.glob("*.c")):
-        ta = f.read_text().replace("mps2-an386", "BOARD")
-        tb = (b.model_dir / f.name).read_text().replace("mps3-an547", "BOARD")
-        assert ta == tb, f.name
+        ta = f.read_text().replace("mps2-an386", "BOARD").split("/* layer ")
+        tb = (b.model_dir / f.name).read_text().replace("mps3-an547", "BOARD").split("/* layer ")
+        assert len(ta) == len(tb), f.name
+        for chunk_a, chunk_b in zip(ta, tb):  # weights.c: one chunk per layer after the head
+            index = int(chunk_a.split(":")[0]) if chunk_a[:1].isdigit() else None
+            if index is None or not layout_differs[index]:
+                assert chunk_a == chunk_b, f.name
     assert "bnn_bconv2d(&ctx" in (a.model_dir / "model.c").read_text()
     assert not np.any([p in (a.model_dir / "model.c").read_text()
                        for p in ("_field9_opt", "_mve_opt", "_bitsliced_opt")])
+
+
+def test_sliced_dense_layout_is_rendered_where_its_path_is_chosen(tmp_path):
+    """A hidden dense layer whose path is "sliced" on Cortex-M4 gets the sliced layout only (no
+    rows, thresholds or flips in flash); on Cortex-M0 and M55 the same layer keeps the rows."""
+    model = random_ir.random_model(2, conv_layers=1, max_channels=16, height=8, width=8,
+                                   hidden_dense=32)
+    i = next(i for i, layer in enumerate(model.layers)
+             if layer.kind == "bdense" and not layer.output)
+    assert dense_path(model.layers[i], model.out_pack_groups(i), targets.THUMB2) == "sliced"
+    for board, sliced in (("mps2-an386", True), ("microbit", False), ("mps3-an547", False)):
+        out = _render(model, board, tmp_path / board)
+        text = (out.model_dir / f"{out.name}_weights.c").read_text()
+        pre = f"{out.name}_layer{i}"
+        assert (f"{pre}_sliced[" in text) == sliced, board
+        assert (f"{pre}_weights[" in text) != sliced, board
+        assert (f"{pre}_threshold[" in text) != sliced, board
