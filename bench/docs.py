@@ -55,6 +55,34 @@ def _model_target(kernels: dict | None, board: str, goal: int, what: str) -> lis
             kernels["date"]]
 
 
+def _model_layer_targets(kernels: dict | None, board: str) -> list[list]:
+    """The issue's per-layer goals on Cortex-M4 for the default topology's own layers: every
+    conv >= 3 binary MACs per instruction, the hidden dense >= 4, the thermometer <= 10
+    instructions per pixel."""
+    entry = next((b for b in (kernels or {}).get("boards", []) if b["board"] == board), None)
+    layers = (entry or {}).get("model", {}).get("layers", {})
+    where = f"the issue's default topology, Cortex-M4 ({board}, bench kernels)"
+    specs = [(f"its conv layers, {where}", ">= 3.0 MACs/instruction each",
+              [n for n, r in layers.items() if r["kind"] == "bconv2d"],
+              "macs_per_instruction", lambda v: v >= 3.0),
+             (f"its hidden dense layer, {where}", ">= 4.0 MACs/instruction",
+              [n for n, r in layers.items() if r["kind"] == "bdense_hidden"],
+              "macs_per_instruction", lambda v: v >= 4.0),
+             (f"its thermometer, {where}", "<= 10 instructions/pixel",
+              [n for n, r in layers.items() if r["kind"] == "thermometer"],
+              "instructions_per_pixel", lambda v: v <= 10)]
+    rows = []
+    for label, goal, names, key, ok in specs:
+        if not names:
+            rows.append([label, goal, "-", _verdict(None), "-"])
+            continue
+        values = [layers[n][key] for n in names]
+        text = ", ".join(f"{n} {v:.2f} ({layers[n].get('path', '-')})"
+                         for n, v in zip(names, values))
+        rows.append([label, goal, text, _verdict(all(ok(v) for v in values)), kernels["date"]])
+    return rows
+
+
 def _ram_target(e2e: dict | None, agreement: dict | None) -> list:
     label = ("default model of the date firmware RAM (static incl. arena + stack high-water), "
              "mps2-an386")
@@ -118,6 +146,7 @@ def targets_section(res: dict) -> str:
             _kernel_target(res["kernels"], M55_BOARD, 12.0, "Cortex-M55 with Helium"),
             _model_target(res["kernels"], M4_BOARD, 2_800_000, "Cortex-M4"),
             _model_target(res["kernels"], M55_BOARD, 1_000_000, "Cortex-M55 with Helium"),
+            *_model_layer_targets(res["kernels"], M4_BOARD),
             _m55_target(res["m55_vs_m4"]),
             _ram_target(res["e2e"], res["agreement"]),
             _full_accuracy_target(res["accuracy"]),

@@ -189,8 +189,8 @@ def _dense_c(ident: str, layer: ir.BDense, out_groups: int = 1, target=None) -> 
                   f"{ident}_mult, {ident}_bias}};\n")
     return (text + _array("int32_t", f"{ident}_th", layer.threshold)
             + _array("uint8_t", f"{ident}_flip", layer.flip)
-            + f"static const bnn_bdense_hidden_params {ident}_p = {{{head}, {out_groups}, {ident}_w, "
-              f"{ident}_th, {ident}_flip{', ' + ident + '_s' if sliced else ''}}};\n")
+            + f"static const bnn_bdense_hidden_params {ident}_p = {{{head}, {out_groups}, "
+              f"{ident}_w, {ident}_th, {ident}_flip{', ' + ident + '_s' if sliced else ''}}};\n")
 
 
 KINDS = ("bconv2d", "bdense_hidden", "bdense_output", "thermometer", "bmaxpool2d")

@@ -474,7 +474,8 @@ static BNN_ALWAYS_INLINE uint32_t slice_run_bits(const uint32_t *base, int32_t r
 #pragma GCC unroll 2
 #endif
             for (s = 0; s < per_tap; s += 2, wt += 2 * BNN_SLICE_BLOCK) {
-                uint32_t c0 = bnn_slice_block8(v >> (BNN_SLICE_BLOCK * s), wt, &ones, &twos, &fours, 0);
+                uint32_t c0 = bnn_slice_block8(v >> (BNN_SLICE_BLOCK * s), wt, &ones, &twos,
+                                               &fours, 0);
                 uint32_t c1 = bnn_slice_block8(v >> (BNN_SLICE_BLOCK * (s + 1)),
                                                wt + BNN_SLICE_BLOCK, &ones, &twos, &fours, 0);
                 bnn_csa(cy++, &e8, e8, c0, c1);

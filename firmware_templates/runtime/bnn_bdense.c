@@ -364,8 +364,9 @@ static void sliced_add_words(uint32_t *acc, const uint32_t *c, int32_t m)
  * at the same index BNN_DENSE_SLICE_CHUNK words on, so one pointer reads the word and writes
  * its carry; `loaded`: buf already holds the whole input (n <= BNN_DENSE_SLICE_CHUNK).
  */
-static uint32_t dense_sliced_word(const uint32_t *in, int32_t n, const uint32_t *s,
-                                  int32_t planes, uint32_t *buf, int loaded)
+static BNN_ALWAYS_INLINE uint32_t dense_sliced_word(const uint32_t *in, int32_t n,
+                                                   const uint32_t *s, int32_t planes,
+                                                   uint32_t *buf, int loaded)
 {
     uint32_t ones = 0u, twos = 0u, fours = 0u, eights = 0u, sixteens = 0u;
     uint32_t acc[BNN_DENSE_SLICE_MAX_PLANES]; /* planes of weight 32, 64, ... */
@@ -403,6 +404,25 @@ static uint32_t dense_sliced_word(const uint32_t *in, int32_t n, const uint32_t 
     BNN_SLICED_CMP(ones, 0);
 #undef BNN_SLICED_CMP
     return lt ^ lim[planes];
+}
+
+/* Every output word of a hidden layer in the sliced layout (a function of its own: inlined, its
+ * buffers and loops cost the rows path's loop registers on Cortex-M0). */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void dense_sliced(const bnn_bdense_hidden_params *p, const uint32_t *in, uint32_t *out,
+                         int32_t nwords, int32_t k, int32_t opg)
+{
+    const uint32_t *s = p->sliced;
+    int32_t j, planes = sliced_planes(k);
+    int32_t words = p->out_pack_groups * bnn_words_per_group(opg);
+    uint32_t buf[2 * BNN_DENSE_SLICE_CHUNK];
+    int loaded = nwords <= BNN_DENSE_SLICE_CHUNK;
+    for (j = 0; loaded && j < nwords; j++) /* once per call where the input fits */
+        buf[j] = in[j];
+    for (j = 0; j < words; j++, s += BNN_WORD_BITS * nwords + planes + 1)
+        out[j] = dense_sliced_word(in, nwords, s, planes, buf, loaded);
 }
 
 #ifdef BNN_HAVE_MVE
@@ -508,15 +528,7 @@ bnn_status bnn_bdense_hidden_opt(const bnn_bdense_hidden_params *p, const uint32
     opg = p->out_features / p->out_pack_groups;
     row = p->weights;
     if (p->sliced != 0) {
-        const uint32_t *s = p->sliced;
-        int32_t j, planes = sliced_planes(k);
-        int32_t words = p->out_pack_groups * bnn_words_per_group(opg);
-        uint32_t buf[2 * BNN_DENSE_SLICE_CHUNK];
-        int loaded = nwords <= BNN_DENSE_SLICE_CHUNK;
-        for (j = 0; loaded && j < nwords; j++) /* once per call where the input fits */
-            buf[j] = in[j];
-        for (j = 0; j < words; j++, s += BNN_WORD_BITS * nwords + planes + 1)
-            out[j] = dense_sliced_word(in, nwords, s, planes, buf, loaded);
+        dense_sliced(p, in, out, nwords, k, opg);
         return BNN_OK;
     }
 #ifdef BNN_HAVE_MVE

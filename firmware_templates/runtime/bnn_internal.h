@@ -197,8 +197,8 @@ typedef uint64_t bnn_word_pair __attribute__((may_alias));
     } while (0)
 
 /* Inputs bit .. bit + 7 of v (bit: a constant) against the transposed weight words
- * wt[bit..bit + 7] (word j: input j of every lane), the Harley-Seal network of a block: 7 carry-save
- * adders into the lanes' ones, twos, fours; returns the block's carry of weight 8. The
+ * wt[bit..bit + 7] (word j: input j of every lane), the Harley-Seal network of a block: 7
+ * carry-save adders into the lanes' ones, twos, fours; returns the block's carry of weight 8. The
  * bit-sliced paths' building block: bnn_bconv2d.c (32 output channels) and bnn_bdense.c
  * (32 rows). */
 static BNN_ALWAYS_INLINE uint32_t bnn_slice_block8(uint32_t v, const uint32_t *wt,

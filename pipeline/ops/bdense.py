@@ -147,8 +147,9 @@ def sliced_blocks(layer: BDense, out_pack_groups: int) -> np.ndarray:
             rows = np.arange(r0, min(r0 + SLICED_ROWS, (g + 1) * opg))
             nb = len(rows)
             w_t = (wbits[rows].astype(np.uint32) * lane[:nb, None]).sum(axis=0, dtype=np.uint64)
-            lim = [int(((limit[rows] >> p) & 1) @ lane[:nb].astype(np.int64)) for p in range(planes)]
-            inv = int(invert[rows] @ lane[:nb].astype(np.int64))
+            lanes = lane[:nb].astype(np.int64)
+            lim = [int(((limit[rows] >> p) & 1) @ lanes) for p in range(planes)]
+            inv = int(invert[rows] @ lanes)
             blocks.append(np.concatenate([w_t.astype(np.uint32),
                                           np.array(lim + [inv], dtype=np.uint32)]))
     return np.concatenate(blocks).astype(np.uint32)
