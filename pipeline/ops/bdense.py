@@ -174,7 +174,8 @@ def dense_path(layer: BDense, out_pack_groups: int, target) -> str:
 # Cost model of the hidden dense paths on Thumb-2 (QEMU instruction counts on Cortex-M4 of
 # calls with n = 1..128 input words and 8..32 rows, fitted linearly; M3, M7 and M33 run within
 # 1 % of them): a row of the rows path costs about 7.5 n + 88, an output word of the sliced
-# path about 254 n + 264 whatever its rows (a word of 32 rows at n = 54: 14,000 against 15,300).
+# path about 254 n + 264 whatever its rows (measured at n = 54, one call of 32 rows: 14,138
+# sliced, 15,454 rows).
 _ROWS_PER_ROW = (15, 176)  # doubled: 2 * (7.5 n + 88)
 _SLICED_PER_WORD = (508, 528)  # doubled: 2 * (254 n + 264)
 
@@ -182,8 +183,12 @@ _SLICED_PER_WORD = (508, 528)  # doubled: 2 * (254 n + 264)
 def sliced_pays(layer: BDense, out_pack_groups: int) -> bool:
     """Whether the sliced path runs fewer instructions than the rows on Thumb-2, summed over
     the output words (words of fewer than 32 rows cost the sliced path as much as full ones).
-    It pays for full words up to about 160 input words, and for short words on short inputs
-    (the rows' per-row count and threshold dominate there)."""
+    It pays for full words up to about 180 input words, and for short words on short inputs
+    (the rows' per-row count and threshold dominate there). Flash is not weighed: a word of
+    nb < 32 rows stores 32 lanes of weights where the rows layout stores nb rows (and
+    thresholds and flips: 5 bytes a row against planes + 1 words a word), so a layer of short
+    words that takes the sliced path grows by up to 32 / nb in weight bytes; the build's
+    flash check reports a model that no longer fits."""
     n = layer.weights.shape[1]
     opg = layer.out_features // out_pack_groups
     words = out_pack_groups * B.words_per_group(opg)

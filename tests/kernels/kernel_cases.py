@@ -170,8 +170,15 @@ def bdense_sliced_case(rng: np.random.Generator) -> tuple[Case, np.ndarray]:
         c = int(rng.choice([32, 31, 33]))
         shape = (1, n // 2 if c == 33 and n % 2 == 0 else n, c)
     in_groups = _divisor(rng, shape[2])
-    layer = R.random_bdense(rng, shape, int(rng.integers(1, 71)), output=False,
-                            in_pack_groups=in_groups)
+    n_out = int(rng.integers(1, 71))
+    return bdense_sliced_case_for(rng, shape, n_out, in_groups)
+
+
+def bdense_sliced_case_for(rng: np.random.Generator, shape: tuple[int, int, int], n_out: int,
+                           in_groups: int) -> tuple[Case, np.ndarray]:
+    """The sliced case of one geometry (see bdense_sliced_case): random weights, thresholds
+    (a third at the ends of [-K, K+1]), output packing and input."""
+    layer = R.random_bdense(rng, shape, n_out, output=False, in_pack_groups=in_groups)
     k = layer.k
     threshold = layer.threshold.copy()
     ends = rng.random(layer.out_features) < 0.33

@@ -12,6 +12,7 @@ U32 = np.zeros(1, np.uint32)
 I32 = np.zeros(1, np.int32)
 U8 = np.zeros(4, np.uint8)
 EMPTY = np.zeros(0, np.uint16)
+EMPTY32, EMPTY_I32, EMPTY8 = np.zeros(0, np.uint32), np.zeros(0, np.int32), np.zeros(0, np.uint8)
 
 # kernel -> [(description, params without the output size, arrays, expected status)]
 BAD = {
@@ -45,6 +46,13 @@ BAD = {
         ("input groups do not divide", [1, 1, 8, 3, 4, 1], [U32, I32, U8, U32], BNN_ERR_SHAPE),
         ("output groups do not divide", [1, 1, 8, 1, 4, 3], [U32, I32, U8, U32], BNN_ERR_SHAPE),
         ("missing thresholds", [1, 1, 8, 1, 1, 1], [U32, np.zeros(0, np.int32), U8, U32],
+         BNN_ERR_ARGUMENT),
+    ],
+    "bdense_sliced": [  # arrays: rows layout (weights, thresholds, flips), input, sliced
+        ("no outputs", [1, 1, 8, 1, 0, 1], [U32, I32, U8, U32, U32], BNN_ERR_ARGUMENT),
+        ("output groups do not divide", [1, 1, 8, 1, 4, 3], [U32, I32, U8, U32, U32],
+         BNN_ERR_SHAPE),
+        ("neither layout", [1, 1, 8, 1, 1, 1], [EMPTY32, EMPTY_I32, EMPTY8, U32, EMPTY32],
          BNN_ERR_ARGUMENT),
     ],
     "bdense_output": [
@@ -81,3 +89,18 @@ def test_bconv2d_scratch_size_is_checked(driver, tmp_path, shortfall, opt_status
     for variant, want in (("ref", BNN_OK), ("opt", opt_status), ("wrapper", opt_status)):
         (status, _), = run_cases(driver, "bconv2d", variant, [case], tmp_path)
         assert status == want, variant
+
+
+def test_sliced_layout_needs_no_rows_and_the_reference_needs_them(driver, tmp_path):
+    """A hidden layer given in the sliced layout only (weights, thresholds and flips NULL): the
+    optimized kernel and the wrapper compute it exactly, the reference (which reads the rows)
+    refuses it with BNN_ERR_ARGUMENT."""
+    import kernel_cases
+    case, expected = kernel_cases.bdense_sliced_case(np.random.default_rng(7))
+    weights, threshold, flip, x, sliced = case.arrays
+    sliced_only = Case(case.params, [EMPTY32, EMPTY_I32, EMPTY8, x, sliced])
+    for variant, want in (("ref", BNN_ERR_ARGUMENT), ("opt", BNN_OK), ("wrapper", BNN_OK)):
+        (status, got), = run_cases(driver, "bdense_sliced", variant, [sliced_only], tmp_path)
+        assert status == want, variant
+        if want == BNN_OK:
+            assert np.array_equal(got, expected), variant

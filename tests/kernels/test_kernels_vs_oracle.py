@@ -93,3 +93,15 @@ def test_sliced_cases_cover_the_path_boundaries():
     assert planes.min() <= 5 and planes.max() >= 13
     at_ends = [np.isin(case.arrays[1], [-kk, kk + 1]).any() for case, kk in zip((c for c, _ in cases), k)]
     assert sum(at_ends) > len(cases) // 4
+
+
+@pytest.mark.parametrize("variant", ["opt", "wrapper"])
+def test_sliced_dense_with_many_planes(driver, tmp_path, variant):
+    """K = 8192, 65535 and 65536 inputs (14, 16 and 17 counter planes; 256 to 2048 input words,
+    so 4 to 32 chunks of 64), thresholds anywhere and at both ends of [-K, K+1]."""
+    rng = np.random.default_rng(SEED + 5)
+    cases = []
+    for c, rows in ((8192, 40), (65535, 33), (65536, 32)):
+        cases.append(kernel_cases.bdense_sliced_case_for(rng, (1, 1, c), rows, 1))
+    results = run_cases(driver, "bdense_sliced", variant, [c for c, _ in cases], tmp_path)
+    assert_all_equal("bdense_sliced", variant, cases, results)

@@ -133,3 +133,27 @@ def test_sliced_dense_layout_is_rendered_where_its_path_is_chosen(tmp_path):
         assert (f"{pre}_sliced[" in text) == sliced, board
         assert (f"{pre}_weights[" in text) != sliced, board
         assert (f"{pre}_threshold[" in text) != sliced, board
+
+
+def test_dense_path_follows_the_cost_model():
+    """dense_path: Helium rows on M55, the rows on M0 and for output layers, and on the other
+    Thumb-2 cores the sliced layout where the cost model (fitted on Cortex-M4) says it runs
+    fewer instructions: full 32-row words up to about 180 input words, short words on short
+    inputs only."""
+    rng = np.random.default_rng(0)
+
+    def hidden(shape, n_out):
+        return random_ir.random_bdense(rng, shape, n_out, output=False)
+
+    dense6 = hidden((3, 3, 192), 512)  # 54 input words, 16 words of 32 rows
+    assert dense_path(dense6, 1, targets.THUMB2) == "sliced"
+    assert dense_path(dense6, 1, targets.V6M) == "rows"
+    assert dense_path(dense6, 1, targets.HELIUM) == "mve"
+    output = random_ir.random_bdense(rng, (3, 3, 192), 10, output=True)
+    assert dense_path(output, 1, targets.THUMB2) == "rows"
+    assert dense_path(hidden((1, 1, 32 * 150), 32), 1, targets.THUMB2) == "sliced"
+    assert dense_path(hidden((1, 1, 32 * 190), 32), 1, targets.THUMB2) == "rows"
+    assert dense_path(hidden((1, 1, 32 * 54), 20), 1, targets.THUMB2) == "rows"
+    assert dense_path(hidden((1, 1, 32), 8), 1, targets.THUMB2) == "sliced"
+    # packing groups split the rows into short words: 64 rows in 8 groups of 8
+    assert dense_path(hidden((3, 3, 192), 64), 8, targets.THUMB2) == "rows"
