@@ -19,9 +19,11 @@ static int32_t dense_words(int32_t h, int32_t w, int32_t c, int32_t in_pack_grou
     return h * w * bnn_words_per_pixel(c, in_pack_groups);
 }
 
-/* rows: whether the call reads weights, threshold and flip (else the sliced layout). */
-static bnn_status check_hidden(const bnn_bdense_hidden_params *p, const uint32_t *in,
-                               const uint32_t *out, int rows)
+/* rows: whether the call reads weights, threshold and flip (else the sliced layout); inlined
+ * so that each caller's constant `rows` leaves only its own tests. */
+static BNN_ALWAYS_INLINE bnn_status check_hidden(const bnn_bdense_hidden_params *p,
+                                                 const uint32_t *in, const uint32_t *out,
+                                                 int rows)
 {
     if (p == 0 || in == 0 || out == 0)
         return BNN_ERR_ARGUMENT;
@@ -406,23 +408,31 @@ static BNN_ALWAYS_INLINE uint32_t dense_sliced_word(const uint32_t *in, int32_t 
     return lt ^ lim[planes];
 }
 
-/* Every output word of a hidden layer in the sliced layout (a function of its own: inlined, its
- * buffers and loops cost the rows path's loop registers on Cortex-M0). */
+/* bnn_bdense_hidden_opt for params in the sliced layout: every output word. A function of its
+ * own, so that a layer in the rows layout pays neither its 800 bytes of stack nor its checks
+ * (inlined, its buffers and loops cost the rows loop registers on Cortex-M0). */
 #if defined(__GNUC__)
 __attribute__((noinline))
 #endif
-static void dense_sliced(const bnn_bdense_hidden_params *p, const uint32_t *in, uint32_t *out,
-                         int32_t nwords, int32_t k, int32_t opg)
+static bnn_status dense_sliced(const bnn_bdense_hidden_params *p, const uint32_t *in,
+                               uint32_t *out)
 {
-    const uint32_t *s = p->sliced;
-    int32_t j, planes = sliced_planes(k);
-    int32_t words = p->out_pack_groups * bnn_words_per_group(opg);
+    const uint32_t *s;
+    int32_t j, nwords, planes, words, loaded;
     uint32_t buf[2 * BNN_DENSE_SLICE_CHUNK];
-    int loaded = nwords <= BNN_DENSE_SLICE_CHUNK;
+    bnn_status st = check_hidden(p, in, out, 0);
+    if (st != BNN_OK)
+        return st;
+    s = p->sliced;
+    nwords = dense_words(p->in_h, p->in_w, p->in_c, p->in_pack_groups);
+    planes = sliced_planes(p->in_h * p->in_w * p->in_c);
+    words = p->out_pack_groups * bnn_words_per_group(p->out_features / p->out_pack_groups);
+    loaded = nwords <= BNN_DENSE_SLICE_CHUNK;
     for (j = 0; loaded && j < nwords; j++) /* once per call where the input fits */
         buf[j] = in[j];
     for (j = 0; j < words; j++, s += BNN_WORD_BITS * nwords + planes + 1)
         out[j] = dense_sliced_word(in, nwords, s, planes, buf, loaded);
+    return BNN_OK;
 }
 
 #ifdef BNN_HAVE_MVE
@@ -520,17 +530,16 @@ bnn_status bnn_bdense_hidden_opt(const bnn_bdense_hidden_params *p, const uint32
 {
     int32_t nwords, k, opg;
     const uint32_t *row;
-    bnn_status st = check_hidden(p, in, out, p != 0 && p->sliced == 0);
+    bnn_status st;
+    if (p != 0 && p->sliced != 0)
+        return dense_sliced(p, in, out);
+    st = check_hidden(p, in, out, 1);
     if (st != BNN_OK)
         return st;
     nwords = dense_words(p->in_h, p->in_w, p->in_c, p->in_pack_groups);
     k = p->in_h * p->in_w * p->in_c;
     opg = p->out_features / p->out_pack_groups;
     row = p->weights;
-    if (p->sliced != 0) {
-        dense_sliced(p, in, out, nwords, k, opg);
-        return BNN_OK;
-    }
 #ifdef BNN_HAVE_MVE
     {
         int32_t j, idx = 0, sh = 0; /* output j: its place in its packing group, its bit */
