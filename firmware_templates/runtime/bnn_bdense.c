@@ -265,7 +265,19 @@ static BNN_ALWAYS_INLINE int32_t dense_xor_popcount(const uint32_t *a, const uin
 #endif
 
 
-/* ---- sliced path: a word holds the 32 rows of an output word (every build) ------------------ */
+/* ---- sliced path: a word holds the 32 rows of an output word (every build) ------------------
+ *
+ * The threshold, derived: the IR's output bit is (dot < t) XOR flip with dot = K - 2 pc, pc the
+ * popcount of input XOR row. For integers, dot < t <=> 2 pc > K - t <=> pc > floor((K - t) / 2)
+ * <=> pc >= L with L = floor((K - t) / 2) + 1, so the bit is (pc < L) XOR (1 XOR flip); the
+ * renderer clips L to [0, K + 1] (t in [-K, K + 1] never needs it) and stores L bit-sliced, so
+ * one compare from the top plane down decides all 32 rows.
+ * Sources: bit slicing (one machine word holds bit i of 32 independent values, so one logic
+ * instruction works on all of them) as in Biham's "A fast new DES implementation in software"
+ * (FSE 1997); the carry-save adder networks are Harley and Seal's population count as Muła,
+ * Kurz and Lemire describe it ("Faster population counts using AVX2 instructions", 2018), here
+ * adding 32 lanes' bits instead of a word's; Larq Compute Engine folds batch norm into
+ * `accumulator > threshold` the same way (its bconv2d output transform). */
 
 /* Planes of the sliced counts: pc <= K and the limits <= K + 1 are below 2^planes; at least 5,
  * the counter planes kept in registers (so the compare reads every limit word unconditionally). */
