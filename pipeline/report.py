@@ -258,9 +258,9 @@ def write_plots(rep: dict, model: ir.Model, root: Path, board_dir: Path) -> list
         ax.set_title("tone curve of the input encoding")
         ax.legend(fontsize=7)
         made.append(_save(fig, out / "tone_curve.png"))
-    for png in sorted((root / "plots").glob("*.png")):  # training curves from the train stage
-        made.append(Path(os.path.relpath(png, board_dir)))
-    return [p if not p.is_absolute() else p.relative_to(board_dir) for p in made]
+    made += sorted((root / "plots").glob("*.png"))  # training curves from the train stage
+    # relative to the report's folder whether the build dir was given relative or absolute
+    return [Path(os.path.relpath(p, board_dir)) for p in made]
 
 
 def _save(fig, path: Path) -> Path:

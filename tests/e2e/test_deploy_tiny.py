@@ -2,11 +2,13 @@
 build -> QEMU -> report; then the stage cache (nothing changed: all skipped; another board:
 no retraining)."""
 import json
+import re
 import time
+from pathlib import Path
 
 import pytest
 
-from pipeline import cli
+from pipeline import cli, ir
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
 TINY = str(ROOT / "configs" / "tiny.yaml")
@@ -29,6 +31,9 @@ def test_report_has_every_stage(deployed):
     for stage in ("torch", "oracle", "onnx", "tflite_lce", "firmware"):
         assert acc[stage] is not None, stage
     assert acc["torch"] == acc["oracle"]  # same integer logits on every test image
+    # the hidden dense layer takes the sliced path on Cortex-M4: trained, rendered in that
+    # layout and run bit-exact in QEMU
+    assert [r["path"] for r in rep["layers"] if r["kind"] == "bdense"] == ["sliced", "rows"]
     evaluation = json.loads((root / "evaluation.json").read_text())
     assert evaluation["torch_oracle_equal_logits"] == evaluation["test_images"] == 1000
     assert set(rep["gamma_accuracy"]) == {"0.5", "0.75", "1.5", "2.0"}
@@ -39,7 +44,23 @@ def test_report_has_every_stage(deployed):
     for name in ("report.md", "plots/instructions_per_layer.png", "plots/memory.png",
                  "plots/tone_curve.png", "firmware.hex"):
         assert (board / name).is_file(), name
-    assert "Accuracy at every stage" in (board / "report.md").read_text()
+    text = (board / "report.md").read_text()
+    assert "Accuracy at every stage" in text
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    assert len(links) >= 4 and all((board / link).is_file() for link in links), links
+
+
+def test_report_plot_links_resolve_with_a_relative_build_dir(deployed, monkeypatch):
+    """The plots' links in report.md are relative to the report's own folder also when the
+    build dir was given as a relative path (the default, ./build)."""
+    from pipeline import report
+    monkeypatch.chdir(deployed)
+    board = Path("tiny") / "mps2-an386"
+    rep = json.loads((board / "report.json").read_text())
+    model = ir.Model.load(Path("tiny") / "model.ir.json")
+    plots = report.write_plots(rep, model, Path("tiny"), board)
+    assert plots and all(not p.is_absolute() and (board / p).is_file() for p in plots), plots
+    assert Path("plots/memory.png") in plots and Path("../plots/curves.png") in plots
 
 
 def test_second_deploy_skips_every_stage(deployed, capsys):
