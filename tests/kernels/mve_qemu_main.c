@@ -37,6 +37,21 @@ static uint32_t crc32_words(const uint32_t *w, int32_t n)
     return ~crc;
 }
 
+/* The record of one kernel call: tag conv|dense|thermo, case, variant, the path it took,
+ * status, whether the output equals the oracle's words, and the CRC-32 of the output. */
+static void record(const char *tag, int32_t index, const char *variant, const char *path,
+                   bnn_status st, int ok, int32_t out_words)
+{
+    bnn_rec_begin(tag);
+    bnn_rec_i32("case", index);
+    bnn_rec_str("variant", variant);
+    bnn_rec_str("path", path);
+    bnn_rec_i32("status", (int32_t)st);
+    bnn_rec_u32("match", (uint32_t)ok);
+    bnn_rec_hex("crc", crc32_words(out, out_words));
+    bnn_rec_end();
+}
+
 /* variant 0: bnn_bconv2d_opt, 1: the wrapper, 2: bnn_bconv2d_bitsliced_mve_opt directly */
 static int run_case(int32_t index, const mve_case *c, int variant)
 {
@@ -59,14 +74,8 @@ static int run_case(int32_t index, const mve_case *c, int variant)
         for (i = 0; i < c->out_words; i++)
             ok = ok && out[i] == c->expected[i];
     }
-    bnn_rec_begin("conv");
-    bnn_rec_i32("case", index);
-    bnn_rec_str("variant", names[variant]);
-    bnn_rec_str("path", bnn_bconv2d_path_name(bnn_bconv2d_select_path(&c->params)));
-    bnn_rec_i32("status", (int32_t)st);
-    bnn_rec_u32("match", (uint32_t)ok);
-    bnn_rec_hex("crc", crc32_words(out, c->out_words));
-    bnn_rec_end();
+    record("conv", index, names[variant],
+           bnn_bconv2d_path_name(bnn_bconv2d_select_path(&c->params)), st, ok, c->out_words);
     return ok;
 }
 
@@ -87,14 +96,9 @@ static int run_dense(int32_t index, const mve_dense_case *c, int wrapper)
     ok = st == BNN_OK;
     for (i = 0; i < c->out_words; i++)
         ok = ok && out[i] == c->expected[i];
-    bnn_rec_begin("dense");
-    bnn_rec_i32("case", index);
-    bnn_rec_str("variant", wrapper ? "wrapper" : "opt");
-    bnn_rec_str("path", c->output ? "output" : bnn_bdense_hidden_path_name(&c->hidden_params));
-    bnn_rec_i32("status", (int32_t)st);
-    bnn_rec_u32("match", (uint32_t)ok);
-    bnn_rec_hex("crc", crc32_words(out, c->out_words));
-    bnn_rec_end();
+    record("dense", index, wrapper ? "wrapper" : "opt",
+           c->output ? "output" : bnn_bdense_hidden_path_name(&c->hidden_params), st, ok,
+           c->out_words);
     return ok;
 }
 
@@ -111,14 +115,8 @@ static int run_thermo(int32_t index, const mve_thermo_case *c, int wrapper)
     ok = st == BNN_OK;
     for (i = 0; i < c->out_words; i++)
         ok = ok && out[i] == c->expected[i];
-    bnn_rec_begin("thermo");
-    bnn_rec_i32("case", index);
-    bnn_rec_str("variant", wrapper ? "wrapper" : "opt");
-    bnn_rec_str("path", bnn_thermometer_path_name(&c->params));
-    bnn_rec_i32("status", (int32_t)st);
-    bnn_rec_u32("match", (uint32_t)ok);
-    bnn_rec_hex("crc", crc32_words(out, c->out_words));
-    bnn_rec_end();
+    record("thermo", index, wrapper ? "wrapper" : "opt", bnn_thermometer_path_name(&c->params),
+           st, ok, c->out_words);
     return ok;
 }
 

@@ -132,6 +132,17 @@ def receptive_words(case):
     return kh * kw * ((in_c // groups + 31) // 32)
 
 
+def c_arrays(prefix: str, specs) -> list[str]:
+    """``static const`` C arrays ``<prefix>_<name>``, one per (ctype, name, values, fmt) of
+    specs (an empty array is written as one 0)."""
+    lines = []
+    for ctype, name, values, fmt in specs:
+        values = np.asarray(values).reshape(-1)
+        lines.append(f"static const {ctype} {prefix}_{name}[{max(1, values.size)}] = "
+                     f"{{\n{c_array(values, fmt) if values.size else '0'}\n}};")
+    return lines
+
+
 def dense_header(all_dense) -> list[str]:
     """C arrays and the table of the dense cases (hidden or output)."""
     lines, table = [], []
@@ -139,25 +150,21 @@ def dense_header(all_dense) -> list[str]:
         weights, a, b, x = case.arrays[:4]
         sliced = len(case.arrays) == 5
         if sliced:
-            values = np.asarray(case.arrays[4]).reshape(-1)
-            lines.append(f"static const uint32_t d{i}_s[{values.size}] = "
-                         f"{{\n{c_array(values, 'x')}\n}};")
+            lines += c_arrays(f"d{i}", [("uint32_t", "s", case.arrays[4], "x")])
         names = (("int32_t", "mult", "d"), ("int32_t", "bias", "d")) if output else \
             (("int32_t", "th", "d"), ("uint8_t", "flip", "d"))
-        for ctype, name, values, fmt in (("uint32_t", "w", weights, "x"),
-                                         (*names[0][:2], a, names[0][2]),
-                                         (*names[1][:2], b, names[1][2]),
-                                         ("uint32_t", "in", x, "x"),
-                                         ("uint32_t", "want", expected, "x")):
-            values = np.asarray(values).reshape(-1)
-            lines.append(f"static const {ctype} d{i}_{name}[{values.size}] = "
-                         f"{{\n{c_array(values, fmt)}\n}};")
+        lines += c_arrays(f"d{i}", [("uint32_t", "w", weights, "x"),
+                                    (*names[0][:2], a, names[0][2]),
+                                    (*names[1][:2], b, names[1][2]),
+                                    ("uint32_t", "in", x, "x"),
+                                    ("uint32_t", "want", expected, "x")])
         h, w, c, groups, features = case.params[:5]
         if output:
             params = (f"{{0}}, {{{h}, {w}, {c}, {groups}, {features}, d{i}_w, d{i}_mult, "
                       f"d{i}_bias}}")
         elif sliced:  # the sliced blocks only: the kernel must not need the rows layout
-            params = f"{{{h}, {w}, {c}, {groups}, {features}, {case.params[5]}, 0, 0, 0, d{i}_s}}, {{0}}"
+            params = (f"{{{h}, {w}, {c}, {groups}, {features}, {case.params[5]}, 0, 0, 0, "
+                      f"d{i}_s}}, {{0}}")
         else:
             params = (f"{{{h}, {w}, {c}, {groups}, {features}, {case.params[5]}, d{i}_w, d{i}_th, "
                       f"d{i}_flip, 0}}, {{0}}")
@@ -184,12 +191,9 @@ def thermo_header(all_thermo) -> list[str]:
     for i, (case, expected) in enumerate(all_thermo):
         h, w, channels, planes, mode, groups, _ = case.params
         thresholds, image = case.arrays
-        for ctype, name, values, fmt in (("uint16_t", "t", thresholds, "d"),
-                                         ("uint8_t", "in", image, "d"),
-                                         ("uint32_t", "want", expected, "x")):
-            values = np.asarray(values).reshape(-1)
-            lines.append(f"static const {ctype} t{i}_{name}[{max(1, values.size)}] = "
-                         f"{{\n{c_array(values, fmt) if values.size else '0'}\n}};")
+        lines += c_arrays(f"t{i}", [("uint16_t", "t", thresholds, "d"),
+                                    ("uint8_t", "in", image, "d"),
+                                    ("uint32_t", "want", expected, "x")])
         table.append(f"    {{{{{h}, {w}, {channels}, {planes}, {mode}, t{i}_t, {groups}}}, "
                      f"t{i}_in, t{i}_want, {np.asarray(expected).size}}},")
     lines.append("static const mve_thermo_case mve_thermo_cases[] = {\n"
@@ -214,14 +218,11 @@ def cases_header(all_cases, all_dense=(), all_thermo=()) -> str:
     for i, (case, expected) in enumerate(all_cases):
         h, w, in_c, out_c, kh, kw, stride, padding, groups, out_groups = case.params[:10]
         weights, threshold, flip, x = case.arrays
-        for ctype, name, values, fmt in (("uint32_t", "w", weights, "x"),
-                                         ("int32_t", "th", threshold, "d"),
-                                         ("uint8_t", "flip", flip, "d"),
-                                         ("uint32_t", "in", x, "x"),
-                                         ("uint32_t", "want", expected, "x")):
-            values = np.asarray(values).reshape(-1)
-            lines.append(f"static const {ctype} c{i}_{name}[{max(1, values.size)}] = "
-                         f"{{\n{c_array(values, fmt) if values.size else '0'}\n}};")
+        lines += c_arrays(f"c{i}", [("uint32_t", "w", weights, "x"),
+                                    ("int32_t", "th", threshold, "d"),
+                                    ("uint8_t", "flip", flip, "d"),
+                                    ("uint32_t", "in", x, "x"),
+                                    ("uint32_t", "want", expected, "x")])
         table.append(f"    {{{{{h}, {w}, {in_c}, {out_c}, {kh}, {kw}, {stride}, {padding}, "
                      f"{groups}, {out_groups}, c{i}_w, c{i}_th, c{i}_flip}}, c{i}_in, c{i}_want, "
                      f"{expected.size}}},")
